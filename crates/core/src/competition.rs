@@ -1,0 +1,678 @@
+//! Competitions: creation from a deposit, commit–reveal submissions, the ε ordering, the
+//! hidden test set and the payout at finalize.
+//!
+//! **Ordering.** Entries are considered in priority order (the input index of their
+//! commitment). The leader is found by a single pass: the first entry leads, and a later
+//! entry takes the lead only if it improves on the current leader by more than ε
+//! (`score > leader + ε` when higher is better, `score + ε < leader` otherwise); a tie, or
+//! any improvement of ε or less, keeps the earlier entry. Rank 1 is that leader; rank 2 is
+//! the leader of the remaining entries, and so on. The result is a total order that depends
+//! only on scores, priorities and ε.
+
+use crate::{
+    Output, Rejection,
+    dataset::{Dataset, DatasetInfo, Targets},
+    eval,
+    limits::Limits,
+    metrics::Score,
+    model::Model,
+    state::{Applied, State, notice, parse_cid, payout},
+};
+use alloy_primitives::{Address, B256, U256};
+use crucible_types::{
+    AdvanceMeta, Cid, Deposit,
+    abi::{self, ICrucible, ICrucibleOutputs},
+};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Basis points in a whole reward.
+pub(crate) const BPS: u16 = 10_000;
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Commitment {
+    pub(crate) submitter: Address,
+    pub(crate) priority: u64,
+    pub(crate) revealed: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Submission {
+    pub(crate) submitter: Address,
+    pub(crate) model_cid: Cid,
+    pub(crate) score: Score,
+    pub(crate) scored_at: u64,
+    /// Beats the baseline by more than ε (always true without a baseline).
+    pub(crate) eligible: bool,
+    /// Priority of the earlier commitment that revealed the same model.
+    pub(crate) superseded_by: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct TestSet {
+    pub(crate) cid: Cid,
+    pub(crate) rows: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Winner {
+    pub(crate) priority: u64,
+    pub(crate) submitter: Address,
+    pub(crate) score_ppm: u64,
+    pub(crate) amount: U256,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Finalization {
+    pub(crate) test_set_used: bool,
+    pub(crate) winners: Vec<Winner>,
+    pub(crate) refund: U256,
+    pub(crate) at_input: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Competition {
+    pub(crate) id: u64,
+    pub(crate) sponsor: Address,
+    pub(crate) token: Address,
+    pub(crate) reward: U256,
+    pub(crate) created_at: u64,
+    pub(crate) validation_cid: Cid,
+    pub(crate) validation: DatasetInfo,
+    pub(crate) baseline: Option<(Cid, Score)>,
+    pub(crate) test_commitment: B256,
+    #[serde(serialize_with = "metric_name")]
+    pub(crate) metric: abi::Metric,
+    pub(crate) submission_deadline: u64,
+    pub(crate) reveal_deadline: u64,
+    pub(crate) epsilon_ppm: u32,
+    pub(crate) finalists: u16,
+    pub(crate) payout_bps: Vec<u16>,
+    pub(crate) limits: Limits,
+    pub(crate) commitments: BTreeMap<B256, Commitment>,
+    /// Scored submissions by priority.
+    pub(crate) submissions: BTreeMap<u64, Submission>,
+    /// The live (not superseded) submission of each model.
+    pub(crate) scored_models: BTreeMap<Cid, u64>,
+    pub(crate) test_set: Option<TestSet>,
+    pub(crate) finalized: Option<Finalization>,
+}
+
+fn metric_name<S: serde::Serializer>(m: &abi::Metric, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(m.name())
+}
+
+/// Whether `new` (a later entry) outranks `old` under the ε rule.
+pub(crate) fn improves(new: u64, old: u64, epsilon: u32, higher_is_better: bool) -> bool {
+    let eps = u128::from(epsilon);
+    if higher_is_better {
+        u128::from(new) > u128::from(old) + eps
+    } else {
+        u128::from(new) + eps < u128::from(old)
+    }
+}
+
+/// Orders `(priority, score_ppm)` entries by the ε rule of this module's documentation and
+/// returns the priorities from rank 1 down. Input order does not matter.
+pub fn rank(entries: &[(u64, u64)], epsilon: u32, higher_is_better: bool) -> Vec<u64> {
+    let mut remaining = entries.to_vec();
+    remaining.sort_unstable();
+    let mut ranked = Vec::with_capacity(remaining.len());
+    while !remaining.is_empty() {
+        let mut lead = 0;
+        for i in 1..remaining.len() {
+            if improves(remaining[i].1, remaining[lead].1, epsilon, higher_is_better) {
+                lead = i;
+            }
+        }
+        ranked.push(remaining.remove(lead).0);
+    }
+    ranked
+}
+
+impl Competition {
+    fn timing(&self, what: impl Into<String>) -> Rejection {
+        Rejection::Timing {
+            id: self.id,
+            what: what.into(),
+        }
+    }
+
+    fn refuse(&self, what: impl Into<String>) -> Rejection {
+        Rejection::Submission {
+            id: self.id,
+            what: what.into(),
+        }
+    }
+
+    /// Live, eligible entries ranked on validation scores.
+    pub(crate) fn leaderboard(&self) -> Vec<u64> {
+        let entries: Vec<(u64, u64)> = self
+            .submissions
+            .iter()
+            .filter(|(_, s)| s.superseded_by.is_none() && s.eligible)
+            .map(|(&p, s)| (p, s.score.value_ppm))
+            .collect();
+        rank(&entries, self.epsilon_ppm, self.metric.higher_is_better())
+    }
+
+    pub(crate) fn commit(
+        &mut self,
+        meta: &AdvanceMeta,
+        commitment: B256,
+        max: u32,
+        out: &mut Vec<Output>,
+    ) -> Applied {
+        if meta.block_timestamp >= self.submission_deadline {
+            return Err(self
+                .timing(format!(
+                    "submissions closed at {}",
+                    self.submission_deadline
+                ))
+                .into());
+        }
+        if self.commitments.contains_key(&commitment) {
+            return Err(self
+                .refuse(format!("commitment {commitment} was already made"))
+                .into());
+        }
+        if self.commitments.len() >= max as usize {
+            return Err(self
+                .refuse(format!(
+                    "the competition holds its maximum of {max} commitments"
+                ))
+                .into());
+        }
+        let c = Commitment {
+            submitter: meta.msg_sender,
+            priority: meta.input_index,
+            revealed: false,
+        };
+        self.commitments.insert(commitment, c);
+        out.push(notice(ICrucibleOutputs::SubmissionCommittedCall {
+            competitionId: self.id,
+            commitment,
+            submitter: meta.msg_sender,
+            priority: meta.input_index,
+        }));
+        Ok(())
+    }
+}
+
+impl State {
+    pub(crate) fn create_competition(
+        &mut self,
+        meta: &AdvanceMeta,
+        deposit: &Deposit,
+        spec: abi::CompetitionSpec,
+        out: &mut Vec<Output>,
+    ) -> Applied {
+        let bad = |why: String| -> crate::state::Fail { Rejection::Spec(why).into() };
+        if deposit.amount.is_zero() {
+            return Err(bad("the reward deposit is zero".into()));
+        }
+        if spec.metric == abi::Metric::__Invalid {
+            return Err(bad("unknown metric".into()));
+        }
+        if spec.submissionDeadline <= meta.block_timestamp {
+            return Err(bad(format!(
+                "submissionDeadline {} is not after the deposit's block time {}",
+                spec.submissionDeadline, meta.block_timestamp
+            )));
+        }
+        if spec.revealDeadline <= spec.submissionDeadline {
+            return Err(bad(format!(
+                "revealDeadline {} must be after submissionDeadline {}",
+                spec.revealDeadline, spec.submissionDeadline
+            )));
+        }
+        let max_finalists = self.config.max_finalists;
+        if spec.finalists == 0 || spec.finalists > max_finalists {
+            return Err(bad(format!(
+                "finalists {} must be in 1..={max_finalists}",
+                spec.finalists
+            )));
+        }
+        if spec.payoutBps.is_empty() || spec.payoutBps.len() > usize::from(spec.finalists) {
+            return Err(bad(format!(
+                "payoutBps needs 1 to finalists ({}) shares, has {}",
+                spec.finalists,
+                spec.payoutBps.len()
+            )));
+        }
+        if spec.payoutBps.contains(&0)
+            || spec.payoutBps.iter().map(|&b| u32::from(b)).sum::<u32>() != u32::from(BPS)
+        {
+            return Err(bad(format!(
+                "payoutBps {:?} must be positive shares summing to {BPS}",
+                spec.payoutBps
+            )));
+        }
+        let limits = Limits::from_abi(&spec.limits, &self.config.ceiling).map_err(bad)?;
+        let validation_cid = parse_cid("validationCid", &spec.validationCid)?;
+        let bytes = self.stored(validation_cid, "validation set")?;
+        let data = Dataset::parse(&bytes, limits.max_dataset_rows).map_err(|reason| {
+            Rejection::Dataset {
+                cid: validation_cid,
+                reason,
+            }
+        })?;
+        if spec.metric.is_classification() != matches!(data.targets, Targets::Labels) {
+            return Err(Rejection::Dataset {
+                cid: validation_cid,
+                reason: format!("its targets do not suit the metric {}", spec.metric.name()),
+            }
+            .into());
+        }
+        let baseline = if spec.baselineCid.is_empty() {
+            None
+        } else {
+            let cid = parse_cid("baselineCid", &spec.baselineCid)?;
+            Some((cid, self.score(cid, validation_cid, &limits, spec.metric)?))
+        };
+
+        let id = self.next_competition;
+        self.next_competition += 1;
+        let competition = Competition {
+            id,
+            sponsor: deposit.sender,
+            token: deposit.token,
+            reward: deposit.amount,
+            created_at: meta.input_index,
+            validation_cid,
+            validation: data.info(),
+            baseline,
+            test_commitment: spec.testCommitment,
+            metric: spec.metric,
+            submission_deadline: spec.submissionDeadline,
+            reveal_deadline: spec.revealDeadline,
+            epsilon_ppm: spec.epsilonPpm,
+            finalists: spec.finalists,
+            payout_bps: spec.payoutBps.clone(),
+            limits,
+            commitments: BTreeMap::new(),
+            submissions: BTreeMap::new(),
+            scored_models: BTreeMap::new(),
+            test_set: None,
+            finalized: None,
+        };
+        out.push(notice(ICrucibleOutputs::CompetitionCreatedCall {
+            competitionId: id,
+            sponsor: deposit.sender,
+            token: deposit.token,
+            reward: deposit.amount,
+            validationCid: spec.validationCid,
+            metric: spec.metric as u8,
+            submissionDeadline: spec.submissionDeadline,
+            revealDeadline: spec.revealDeadline,
+            epsilonPpm: spec.epsilonPpm,
+            baselineScorePpm: baseline.map_or(0, |(_, s)| s.value_ppm),
+            hasBaseline: baseline.is_some(),
+        }));
+        self.competitions.insert(id, competition);
+        Ok(())
+    }
+
+    pub(crate) fn submit(
+        &mut self,
+        meta: &AdvanceMeta,
+        c: ICrucible::submitCall,
+        out: &mut Vec<Output>,
+    ) -> Applied {
+        let model_cid = parse_cid("modelCid", &c.modelCid)?;
+        let data_cid = parse_cid("dataCid", &c.dataCid)?;
+        let max_submissions = self.config.max_submissions as usize;
+        let comp = self.competition_mut(c.competitionId)?;
+        if comp.finalized.is_some() || meta.block_timestamp >= comp.submission_deadline {
+            return Err(comp
+                .timing(format!(
+                    "submissions closed at {}",
+                    comp.submission_deadline
+                ))
+                .into());
+        }
+        if data_cid != comp.validation_cid {
+            return Err(comp
+                .refuse(format!(
+                    "dataCid {data_cid} is not the validation set {}",
+                    comp.validation_cid
+                ))
+                .into());
+        }
+        let commitment = abi::submission_commitment(&c.modelCid, meta.msg_sender, c.salt);
+        let Some(commit) = comp.commitments.get(&commitment).cloned() else {
+            return Err(comp
+                .refuse(format!(
+                    "no commitment keccak256(abi.encode(modelCid, {}, salt)) = {commitment} was made",
+                    meta.msg_sender
+                ))
+                .into());
+        };
+        if commit.revealed {
+            return Err(comp
+                .refuse(format!("commitment {commitment} is already revealed"))
+                .into());
+        }
+        if comp.baseline.is_some_and(|(b, _)| b == model_cid) {
+            return Err(comp
+                .refuse("the baseline model cannot be submitted".to_string())
+                .into());
+        }
+        let priority = commit.priority;
+        let (id, limits, metric, eps) =
+            (comp.id, comp.limits.clone(), comp.metric, comp.epsilon_ppm);
+        let earlier = comp.scored_models.get(&model_cid).copied();
+        if let Some(other) = earlier.filter(|&p| p < priority) {
+            return Err(comp
+                .refuse(format!("model {model_cid} was already submitted under the earlier commitment of priority {other}"))
+                .into());
+        }
+        if earlier.is_none() && comp.submissions.len() >= max_submissions {
+            return Err(comp
+                .refuse(format!(
+                    "the competition holds its maximum of {max_submissions} submissions"
+                ))
+                .into());
+        }
+        let baseline = comp.baseline;
+        let score = match earlier {
+            // Same model, same data: the score is the one already computed.
+            Some(p) => comp.submissions[&p].score,
+            None => self.score(model_cid, data_cid, &limits, metric)?,
+        };
+        let eligible = baseline.is_none_or(|(_, b)| {
+            improves(score.value_ppm, b.value_ppm, eps, metric.higher_is_better())
+        });
+        let comp = self.competition_mut(id)?;
+        if let Some(loser) = earlier {
+            // The same model revealed under an earlier commitment: the earlier commit wins.
+            if let Some(s) = comp.submissions.get_mut(&loser) {
+                s.superseded_by = Some(priority);
+            }
+            out.push(notice(ICrucibleOutputs::SubmissionSupersededCall {
+                competitionId: id,
+                modelCid: c.modelCid.clone(),
+                loserPriority: loser,
+                winnerPriority: priority,
+            }));
+        }
+        if let Some(entry) = comp.commitments.get_mut(&commitment) {
+            entry.revealed = true;
+        }
+        comp.scored_models.insert(model_cid, priority);
+        comp.submissions.insert(
+            priority,
+            Submission {
+                submitter: meta.msg_sender,
+                model_cid,
+                score,
+                scored_at: meta.input_index,
+                eligible,
+                superseded_by: None,
+            },
+        );
+        out.push(notice(ICrucibleOutputs::SubmissionScoredCall {
+            competitionId: id,
+            submitter: meta.msg_sender,
+            modelCid: c.modelCid,
+            priority,
+            metric: metric as u8,
+            valuePpm: score.value_ppm,
+            samples: score.samples,
+            correct: score.correct,
+        }));
+        if !eligible {
+            out.push(Output::Report(
+                format!("submission {priority} scored {} ppm and does not beat the baseline by more than ε = {eps} ppm: it cannot win", score.value_ppm)
+                    .into_bytes(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn reveal_test_set(
+        &mut self,
+        meta: &AdvanceMeta,
+        c: ICrucible::revealTestSetCall,
+        out: &mut Vec<Output>,
+    ) -> Applied {
+        let test_cid = parse_cid("testCid", &c.testCid)?;
+        let comp = self.competition_mut(c.competitionId)?;
+        if meta.msg_sender != comp.sponsor {
+            return Err(Rejection::Unauthorized {
+                id: comp.id,
+                what: format!("only the sponsor {} reveals the test set", comp.sponsor),
+            }
+            .into());
+        }
+        if comp.test_commitment.is_zero() {
+            return Err(comp
+                .refuse("the competition has no hidden test set".to_string())
+                .into());
+        }
+        if comp.test_set.is_some() || comp.finalized.is_some() {
+            return Err(comp
+                .refuse(
+                    "the test set is already revealed or the competition is finalized".to_string(),
+                )
+                .into());
+        }
+        let now = meta.block_timestamp;
+        if now < comp.submission_deadline {
+            return Err(comp
+                .timing(format!(
+                    "the test set may be revealed only after the submission deadline {}",
+                    comp.submission_deadline
+                ))
+                .into());
+        }
+        if now >= comp.reveal_deadline {
+            return Err(comp
+                .timing(format!(
+                    "the reveal deadline {} has passed",
+                    comp.reveal_deadline
+                ))
+                .into());
+        }
+        if abi::test_set_commitment(&c.testCid, c.salt) != comp.test_commitment {
+            return Err(comp
+                .refuse(
+                    "keccak256(abi.encode(testCid, salt)) does not match the committed test set"
+                        .to_string(),
+                )
+                .into());
+        }
+        let (id, max_rows, validation) = (
+            comp.id,
+            comp.limits.max_dataset_rows,
+            comp.validation.clone(),
+        );
+        let bytes = self.stored(test_cid, "test set")?;
+        let data = Dataset::parse(&bytes, max_rows).map_err(|reason| Rejection::Dataset {
+            cid: test_cid,
+            reason,
+        })?;
+        let info = data.info();
+        if (&info.sample_shape, info.features, &info.targets)
+            != (
+                &validation.sample_shape,
+                validation.features,
+                &validation.targets,
+            )
+        {
+            return Err(Rejection::Dataset {
+                cid: test_cid,
+                reason: format!(
+                    "x rows {:?} {:?} and targets {:?} differ from the validation set's {:?} {:?} {:?}",
+                    info.sample_shape, info.features, info.targets, validation.sample_shape, validation.features, validation.targets
+                ),
+            }
+            .into());
+        }
+        let comp = self.competition_mut(id)?;
+        comp.test_set = Some(TestSet {
+            cid: test_cid,
+            rows: info.rows,
+        });
+        out.push(notice(ICrucibleOutputs::TestSetRevealedCall {
+            competitionId: id,
+            testCid: c.testCid,
+            samples: info.rows,
+        }));
+        Ok(())
+    }
+
+    pub(crate) fn finalize(
+        &mut self,
+        meta: &AdvanceMeta,
+        id: u64,
+        out: &mut Vec<Output>,
+    ) -> Applied {
+        let comp = self.competition_mut(id)?;
+        if comp.finalized.is_some() {
+            return Err(comp.refuse("already finalized".to_string()).into());
+        }
+        let now = meta.block_timestamp;
+        let ready = if comp.test_commitment.is_zero() {
+            now >= comp.submission_deadline
+        } else {
+            comp.test_set.is_some() || now >= comp.reveal_deadline
+        };
+        if !ready {
+            return Err(comp
+                .timing(format!(
+                    "finalize needs the test set revealed or the reveal deadline {} passed (now {now})",
+                    comp.reveal_deadline
+                ))
+                .into());
+        }
+        let comp = comp.clone();
+        let higher = comp.metric.higher_is_better();
+        let by_validation = comp.leaderboard();
+        let (ranked, scores, test_set_used) = match &comp.test_set {
+            None => {
+                let scores: BTreeMap<u64, u64> = by_validation
+                    .iter()
+                    .map(|p| (*p, comp.submissions[p].score.value_ppm))
+                    .collect();
+                (by_validation, scores, false)
+            }
+            Some(test) => {
+                let test_bytes = self.stored(test.cid, "test set")?;
+                let data = Dataset::parse(&test_bytes, comp.limits.max_dataset_rows).map_err(
+                    |reason| crate::Error::StoredBlobInvalid {
+                        what: "test set",
+                        cid: test.cid,
+                        reason,
+                    },
+                )?;
+                let mut scores = BTreeMap::new();
+                for &p in by_validation.iter().take(usize::from(comp.finalists)) {
+                    let sub = &comp.submissions[&p];
+                    let bytes = self.stored(sub.model_cid, "model")?;
+                    let scored = Model::load(&bytes, &comp.limits)
+                        .and_then(|m| eval::score(&m, &data, comp.metric));
+                    match scored {
+                        Ok(score) => {
+                            scores.insert(p, score.value_ppm);
+                        }
+                        Err(reason) => out.push(Output::Report(
+                            format!(
+                                "finalist {p} ({}) is dropped: on the test set, {reason}",
+                                sub.model_cid
+                            )
+                            .into_bytes(),
+                        )),
+                    }
+                }
+                let entries: Vec<(u64, u64)> = scores.iter().map(|(&p, &s)| (p, s)).collect();
+                (rank(&entries, comp.epsilon_ppm, higher), scores, true)
+            }
+        };
+        let mut winners = Vec::new();
+        let mut paid = U256::ZERO;
+        for (&p, &bps) in ranked.iter().zip(&comp.payout_bps) {
+            let amount = comp.reward * U256::from(bps) / U256::from(BPS);
+            paid += amount;
+            let submitter = comp.submissions[&p].submitter;
+            winners.push(Winner {
+                priority: p,
+                submitter,
+                score_ppm: scores[&p],
+                amount,
+            });
+            if !amount.is_zero() {
+                out.push(payout(comp.token, submitter, amount));
+            }
+        }
+        let refund = comp.reward - paid;
+        if !refund.is_zero() {
+            out.push(payout(comp.token, comp.sponsor, refund));
+        }
+        out.push(notice(ICrucibleOutputs::CompetitionFinalizedCall {
+            competitionId: id,
+            testSetUsed: test_set_used,
+            winners: winners.iter().map(|w| w.submitter).collect(),
+            winnerPriorities: winners.iter().map(|w| w.priority).collect(),
+            scoresPpm: winners.iter().map(|w| w.score_ppm).collect(),
+            amounts: winners.iter().map(|w| w.amount).collect(),
+            refund,
+        }));
+        self.competition_mut(id)?.finalized = Some(Finalization {
+            test_set_used,
+            winners,
+            refund,
+            at_input: meta.input_index,
+        });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn epsilon_rule() {
+        // priority, score; higher is better, ε = 10
+        let e = [(1, 100), (2, 105), (3, 112), (4, 112)];
+        // 3 displaces 1 (112 > 100 + 10); among the rest, 4 displaces 1 but 2 does not.
+        assert_eq!(rank(&e, 10, true), vec![3, 4, 1, 2]);
+        assert_eq!(rank(&e, 0, true), vec![3, 4, 2, 1]);
+        // a tie goes to the earlier commit
+        assert_eq!(rank(&[(9, 50), (4, 50)], 0, true), vec![4, 9]);
+        // lower is better
+        assert_eq!(
+            rank(&[(1, 500), (2, 495), (3, 480)], 10, false),
+            vec![3, 1, 2]
+        );
+        assert!(!improves(110, 100, 10, true) && improves(111, 100, 10, true));
+        assert!(!improves(90, 100, 10, false) && improves(89, 100, 10, false));
+    }
+
+    proptest! {
+        #[test]
+        fn rank_is_a_permutation_independent_of_input_order(
+            mut e in proptest::collection::btree_map(any::<u64>(), 0u64..1000, 0..30).prop_map(|m| m.into_iter().collect::<Vec<_>>()),
+            eps in 0u32..50, higher in any::<bool>(), seed in any::<u64>()
+        ) {
+            let first = rank(&e, eps, higher);
+            let n = e.len();
+            if n > 1 { e.rotate_left((seed as usize) % n); e.reverse(); }
+            prop_assert_eq!(&rank(&e, eps, higher), &first);
+            let mut sorted = first.clone();
+            sorted.sort_unstable();
+            let mut keys: Vec<u64> = e.iter().map(|x| x.0).collect();
+            keys.sort_unstable();
+            prop_assert_eq!(sorted, keys);
+            // The leader is never improved on by more than ε by any later entry.
+            if let Some(&lead) = first.first() {
+                let ls = e.iter().find(|x| x.0 == lead).unwrap().1;
+                for &(p, s) in &e {
+                    if p > lead { prop_assert!(!improves(s, ls, eps, higher)); }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Per-competition limits on submitted models and datasets, checked before anything is
+//! materialised, and the operator allow-list.
+
+use crucible_types::abi;
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// ONNX operators a model may use unless a competition narrows the list. Every one of them
+/// is arithmetic that the host (with [`crate::determinism::CPU_ISA`]) and the RISC-V generic
+/// kernels compute bit for bit the same, or pure data movement. Operators whose kernels use
+/// transcendental approximations per architecture (Exp, Softmax, Sigmoid, Tanh, Erf…) and
+/// reductions are left out until a host ↔ riscv64 test covers them; operators that allocate
+/// from a runtime shape (ConstantOfShape, Expand, Tile, Range…) and control flow
+/// (If, Loop, Scan) are left out for safety.
+pub const DEFAULT_OPS: &[&str] = &[
+    "Add",
+    "BatchNormalization",
+    "Concat",
+    "Constant",
+    "Conv",
+    "Div",
+    "Flatten",
+    "Gemm",
+    "Identity",
+    "LeakyRelu",
+    "MatMul",
+    "Max",
+    "MaxPool",
+    "Min",
+    "Mul",
+    "Relu",
+    "Reshape",
+    "Squeeze",
+    "Sub",
+    "Transpose",
+    "Unsqueeze",
+];
+
+/// Resolved model and dataset limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    /// Largest accepted model file.
+    pub max_model_bytes: u64,
+    /// Most tensor elements over all initializers and `Constant` nodes.
+    pub max_params: u64,
+    /// Most graph nodes.
+    pub max_nodes: u32,
+    /// Most multiply-accumulates for one sample's forward pass.
+    pub max_macs_per_sample: u64,
+    /// Lowest default-domain opset a model may import.
+    pub min_opset: u16,
+    /// Highest default-domain opset a model may import.
+    pub max_opset: u16,
+    /// Most rows in a validation or test set.
+    pub max_dataset_rows: u32,
+    /// Operators a model may use, sorted.
+    pub allowed_ops: BTreeSet<String>,
+}
+
+impl Default for Limits {
+    /// The limits of a standalone `evaluate`, and the ceiling a competition may ask for.
+    fn default() -> Self {
+        Self {
+            max_model_bytes: 8 << 20,
+            max_params: 2_000_000,
+            max_nodes: 512,
+            max_macs_per_sample: 20_000_000,
+            min_opset: 7,
+            max_opset: 21,
+            max_dataset_rows: 100_000,
+            allowed_ops: DEFAULT_OPS.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+impl Limits {
+    /// Resolves the limits a sponsor asked for, refusing anything looser than `ceiling`.
+    pub fn from_abi(spec: &abi::ModelLimits, ceiling: &Self) -> Result<Self, String> {
+        fn within<T: PartialOrd + std::fmt::Display>(
+            name: &str,
+            v: T,
+            zero: T,
+            max: T,
+        ) -> Result<T, String> {
+            if v <= zero || v > max {
+                return Err(format!("limits.{name} = {v} must be in 1..={max}"));
+            }
+            Ok(v)
+        }
+        let min_opset = spec.minOpset;
+        let max_opset = spec.maxOpset;
+        if min_opset < ceiling.min_opset || max_opset > ceiling.max_opset || min_opset > max_opset {
+            return Err(format!(
+                "limits opset range {min_opset}..={max_opset} must lie within {}..={}",
+                ceiling.min_opset, ceiling.max_opset
+            ));
+        }
+        let allowed_ops = if spec.allowedOps.is_empty() {
+            ceiling.allowed_ops.clone()
+        } else {
+            let mut ops = BTreeSet::new();
+            for op in &spec.allowedOps {
+                if !ceiling.allowed_ops.contains(op) {
+                    return Err(format!(
+                        "limits.allowedOps names {op:?}, which the scorer does not support"
+                    ));
+                }
+                ops.insert(op.clone());
+            }
+            ops
+        };
+        Ok(Self {
+            max_model_bytes: within(
+                "maxModelBytes",
+                spec.maxModelBytes,
+                0,
+                ceiling.max_model_bytes,
+            )?,
+            max_params: within("maxParams", spec.maxParams, 0, ceiling.max_params)?,
+            max_nodes: within("maxNodes", spec.maxNodes, 0, ceiling.max_nodes)?,
+            max_macs_per_sample: within(
+                "maxMacsPerSample",
+                spec.maxMacsPerSample,
+                0,
+                ceiling.max_macs_per_sample,
+            )?,
+            min_opset,
+            max_opset,
+            max_dataset_rows: within(
+                "maxDatasetRows",
+                spec.maxDatasetRows,
+                0,
+                ceiling.max_dataset_rows,
+            )?,
+            allowed_ops,
+        })
+    }
+
+    /// The ABI form of these limits.
+    pub fn to_abi(&self) -> abi::ModelLimits {
+        abi::ModelLimits {
+            maxModelBytes: self.max_model_bytes,
+            maxParams: self.max_params,
+            maxNodes: self.max_nodes,
+            maxMacsPerSample: self.max_macs_per_sample,
+            minOpset: self.min_opset,
+            maxOpset: self.max_opset,
+            maxDatasetRows: self.max_dataset_rows,
+            allowedOps: self.allowed_ops.iter().cloned().collect(),
+        }
+    }
+}

@@ -1,0 +1,521 @@
+//! The application state and the input dispatcher.
+
+use crate::{
+    Error, Outcome, Output, Rejection, Result, competition::Competition, eval, limits::Limits,
+};
+use alloy_primitives::{Address, B256, U256};
+use alloy_sol_types::{SolCall, SolInterface};
+use crucible_types::{
+    AdvanceMeta, Cid, Deposit,
+    abi::{self, ICrucible, ICrucibleCalls, ICrucibleOutputs},
+    rollup::{ERC20_PORTAL, ETHER, ETHER_PORTAL},
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::{collections::BTreeMap, sync::Arc};
+
+/// Settings fixed when the DApp is built; every validator must use the same ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Config {
+    /// The only sender whose ERC-20 deposits are trusted.
+    pub erc20_portal: Address,
+    /// The only sender whose Ether deposits are trusted.
+    pub ether_portal: Address,
+    /// Largest blob.
+    pub max_blob_bytes: u64,
+    /// Blob bytes the application stores in all, stored and pending.
+    pub max_stored_bytes: u64,
+    /// Most chunks of one blob.
+    pub max_chunks: u32,
+    /// Largest chunk.
+    pub max_chunk_bytes: usize,
+    /// The loosest limits a competition may ask for, and those of `evaluate`.
+    pub ceiling: Limits,
+    /// Most scored submissions per competition.
+    pub max_submissions: u32,
+    /// Most commitments per competition.
+    pub max_commitments: u32,
+    /// Most finalists (entries re-scored on the hidden test set).
+    pub max_finalists: u16,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            erc20_portal: ERC20_PORTAL,
+            ether_portal: ETHER_PORTAL,
+            max_blob_bytes: 16 << 20,
+            max_stored_bytes: 192 << 20,
+            max_chunks: 1024,
+            max_chunk_bytes: 1 << 16,
+            ceiling: Limits::default(),
+            max_submissions: 1000,
+            max_commitments: 4096,
+            max_finalists: 16,
+        }
+    }
+}
+
+/// A stored, sha256-verified blob.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Blob {
+    #[serde(skip)]
+    pub(crate) bytes: Arc<[u8]>,
+    pub(crate) size: u64,
+    pub(crate) uploader: Address,
+    pub(crate) input_index: u64,
+}
+
+/// Chunks of one blob from one uploader.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct Upload {
+    pub(crate) count: u32,
+    pub(crate) bytes: u64,
+    #[serde(serialize_with = "chunk_digests")]
+    pub(crate) chunks: BTreeMap<u32, Arc<[u8]>>,
+}
+
+fn chunk_digests<S: serde::Serializer>(
+    chunks: &BTreeMap<u32, Arc<[u8]>>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_map(
+        chunks
+            .iter()
+            .map(|(i, c)| (i, B256::from(<[u8; 32]>::from(Sha256::digest(c))))),
+    )
+}
+
+/// Internal result of applying an input: a rejection, or a broken invariant.
+#[derive(Debug)]
+pub(crate) enum Fail {
+    Reject(Rejection),
+    Bug(Error),
+}
+
+impl From<Rejection> for Fail {
+    fn from(r: Rejection) -> Self {
+        Self::Reject(r)
+    }
+}
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Self {
+        Self::Bug(e)
+    }
+}
+
+pub(crate) type Applied<T = ()> = std::result::Result<T, Fail>;
+
+/// The whole application state. Cloning is cheap (blob bytes are shared), which is how a
+/// rejected input leaves it untouched: inputs are applied to a copy that replaces the state
+/// only when accepted.
+#[derive(Debug, Clone, Serialize)]
+pub struct State {
+    pub(crate) config: Config,
+    pub(crate) blobs: BTreeMap<Cid, Blob>,
+    pub(crate) uploads: BTreeMap<Address, BTreeMap<B256, Upload>>,
+    pub(crate) stored_bytes: u64,
+    pub(crate) competitions: BTreeMap<u64, Competition>,
+    pub(crate) next_competition: u64,
+    pub(crate) balances: BTreeMap<Address, BTreeMap<Address, U256>>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self::new(Config::default())
+    }
+}
+
+/// Version tag of the state-hash encoding.
+pub const STATE_HASH_VERSION: &str = "crucible-state-v1";
+
+impl State {
+    /// An empty state.
+    pub fn new(config: Config) -> Self {
+        crate::determinism::init();
+        Self {
+            config,
+            blobs: BTreeMap::new(),
+            uploads: BTreeMap::new(),
+            stored_bytes: 0,
+            competitions: BTreeMap::new(),
+            next_competition: 1,
+            balances: BTreeMap::new(),
+        }
+    }
+
+    /// The configuration.
+    pub const fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// sha256 over a versioned, canonical JSON encoding of the whole state (ordered maps
+    /// only; blobs by their digest).
+    pub fn state_hash(&self) -> Result<B256> {
+        let mut h = Sha256::new();
+        h.update(STATE_HASH_VERSION.as_bytes());
+        h.update(serde_json::to_vec(self)?);
+        Ok(B256::from(<[u8; 32]>::from(h.finalize())))
+    }
+
+    /// The bytes of a stored blob.
+    pub fn blob(&self, cid: &Cid) -> Option<&[u8]> {
+        self.blobs.get(cid).map(|b| &*b.bytes)
+    }
+
+    /// Applies one advance request. `Ok(Rejected)` leaves the state exactly as it was;
+    /// `Err` is a broken invariant (the DApp raises `/exception`).
+    pub fn advance(&mut self, meta: &AdvanceMeta, payload: &[u8]) -> Result<Outcome> {
+        let mut next = self.clone();
+        let mut outputs = Vec::new();
+        match next.apply(meta, payload, &mut outputs) {
+            Ok(()) => {
+                *self = next;
+                Ok(Outcome::Accepted { outputs })
+            }
+            Err(Fail::Reject(reason)) => Ok(Outcome::Rejected { reason }),
+            Err(Fail::Bug(e)) => Err(e),
+        }
+    }
+
+    /// Answers an inspect request: the payload is a UTF-8 path such as `competition/1`; the
+    /// answer is one JSON report.
+    pub fn inspect(&self, query: &[u8]) -> Result<Vec<Output>> {
+        crate::inspect::answer(self, query).map(|json| vec![Output::Report(json)])
+    }
+
+    fn apply(&mut self, meta: &AdvanceMeta, payload: &[u8], out: &mut Vec<Output>) -> Applied {
+        let deposit = Deposit::from_portal_input(
+            meta.msg_sender,
+            self.config.erc20_portal,
+            self.config.ether_portal,
+            payload,
+        )
+        .map_err(|e| Rejection::BadDeposit(e.to_string()))?;
+        if let Some(deposit) = deposit {
+            return self.deposit(meta, deposit, out);
+        }
+        let call = ICrucibleCalls::abi_decode(payload)
+            .map_err(|e| Rejection::Malformed(decode_error(payload, &e)))?;
+        let sender = meta.msg_sender;
+        match call {
+            ICrucibleCalls::putChunk(c) => self.put_chunk(meta, c, out),
+            ICrucibleCalls::createCompetition(_) => {
+                Err(Rejection::CreateWithoutDeposit(sender).into())
+            }
+            ICrucibleCalls::commitSubmission(c) => {
+                let id = c.competitionId;
+                let max = self.config.max_commitments;
+                self.competition_mut(id)?
+                    .commit(meta, c.commitment, max, out)
+            }
+            ICrucibleCalls::submit(c) => self.submit(meta, c, out),
+            ICrucibleCalls::revealTestSet(c) => self.reveal_test_set(meta, c, out),
+            ICrucibleCalls::finalize(c) => self.finalize(meta, c.competitionId, out),
+            ICrucibleCalls::evaluate(c) => self.evaluate(c, out),
+            ICrucibleCalls::withdraw(c) => self.withdraw(sender, c.token, c.amount, out),
+        }
+    }
+
+    pub(crate) fn competition_mut(&mut self, id: u64) -> Applied<&mut Competition> {
+        self.competitions
+            .get_mut(&id)
+            .ok_or_else(|| Rejection::UnknownCompetition(id).into())
+    }
+
+    /// A stored blob's bytes, or a rejection naming what is missing.
+    pub(crate) fn stored(&self, cid: Cid, what: &'static str) -> Applied<Arc<[u8]>> {
+        self.blobs
+            .get(&cid)
+            .map(|b| b.bytes.clone())
+            .ok_or_else(|| Rejection::BlobNotStored { what, cid }.into())
+    }
+
+    // ---- deposits and the ledger ----
+
+    fn deposit(&mut self, meta: &AdvanceMeta, deposit: Deposit, out: &mut Vec<Output>) -> Applied {
+        if !deposit.exec_layer_data.is_empty() {
+            let created = match ICrucibleCalls::abi_decode(&deposit.exec_layer_data) {
+                Ok(ICrucibleCalls::createCompetition(c)) => self
+                    .create_competition(meta, &deposit, c.spec, out)
+                    .map_err(|f| match f {
+                        Fail::Reject(r) => Ok(r.to_string()),
+                        Fail::Bug(e) => Err(e),
+                    }),
+                Ok(_) => Err(Ok(
+                    "execLayerData is an ICrucible call other than createCompetition".to_string(),
+                )),
+                Err(e) => Err(Ok(decode_error(&deposit.exec_layer_data, &e))),
+            };
+            match created {
+                Ok(()) => return Ok(()),
+                Err(Err(bug)) => return Err(Fail::Bug(bug)),
+                // The tokens are in the application contract whatever happens: never lose
+                // them. Credit the depositor, who can withdraw, and say why.
+                Err(Ok(why)) => out.push(Output::Report(
+                    format!("competition not created: {why}; the deposit is credited to {} and can be withdrawn", deposit.sender)
+                        .into_bytes(),
+                )),
+            }
+        }
+        self.credit(deposit.sender, deposit.token, deposit.amount);
+        out.push(notice(ICrucibleOutputs::DepositedCall {
+            account: deposit.sender,
+            token: deposit.token,
+            amount: deposit.amount,
+        }));
+        Ok(())
+    }
+
+    fn credit(&mut self, account: Address, token: Address, amount: U256) {
+        let balance = self
+            .balances
+            .entry(account)
+            .or_default()
+            .entry(token)
+            .or_default();
+        *balance = balance.saturating_add(amount);
+    }
+
+    fn withdraw(
+        &mut self,
+        account: Address,
+        token: Address,
+        amount: U256,
+        out: &mut Vec<Output>,
+    ) -> Applied {
+        let balance = self
+            .balances
+            .get(&account)
+            .and_then(|b| b.get(&token))
+            .copied()
+            .unwrap_or_default();
+        if amount.is_zero() {
+            return Err(Rejection::Refused("withdraw amount must be positive".into()).into());
+        }
+        if amount > balance {
+            return Err(Rejection::InsufficientBalance {
+                token,
+                amount,
+                balance,
+            }
+            .into());
+        }
+        let tokens = self.balances.entry(account).or_default();
+        if amount == balance {
+            tokens.remove(&token);
+        } else {
+            tokens.insert(token, balance - amount);
+        }
+        if tokens.is_empty() {
+            self.balances.remove(&account);
+        }
+        out.push(payout(token, account, amount));
+        out.push(notice(ICrucibleOutputs::WithdrawnCall {
+            account,
+            token,
+            amount,
+        }));
+        Ok(())
+    }
+
+    // ---- blobs ----
+
+    fn put_chunk(
+        &mut self,
+        meta: &AdvanceMeta,
+        c: ICrucible::putChunkCall,
+        out: &mut Vec<Output>,
+    ) -> Applied {
+        let reject = |why: String| -> Fail { Rejection::Chunk(why).into() };
+        let cfg = &self.config;
+        if c.count == 0 || c.count > cfg.max_chunks {
+            return Err(reject(format!(
+                "count {} must be in 1..={}",
+                c.count, cfg.max_chunks
+            )));
+        }
+        if c.index >= c.count {
+            return Err(reject(format!(
+                "index {} is not below count {}",
+                c.index, c.count
+            )));
+        }
+        if c.data.is_empty() || c.data.len() > cfg.max_chunk_bytes {
+            return Err(reject(format!(
+                "data is {} bytes, must be 1..={}",
+                c.data.len(),
+                cfg.max_chunk_bytes
+            )));
+        }
+        let cid = Cid::from_digest(c.sha256Digest.0);
+        if self.blobs.contains_key(&cid) {
+            return Err(reject(format!("blob {cid} is already stored")));
+        }
+        let (max_blob, max_stored) = (cfg.max_blob_bytes, cfg.max_stored_bytes);
+        let uploader = meta.msg_sender;
+        let upload = self
+            .uploads
+            .entry(uploader)
+            .or_default()
+            .entry(c.sha256Digest)
+            .or_default();
+        if upload.count != 0 && upload.count != c.count {
+            return Err(reject(format!(
+                "this upload of {cid} was started with count {}, not {}",
+                upload.count, c.count
+            )));
+        }
+        let replaced = upload
+            .chunks
+            .get(&c.index)
+            .map_or(0, |old| old.len() as u64);
+        let size = upload.bytes - replaced + c.data.len() as u64;
+        if size > max_blob {
+            return Err(reject(format!(
+                "blob {cid} would exceed the {max_blob}-byte blob limit"
+            )));
+        }
+        let stored = self.stored_bytes - replaced + c.data.len() as u64;
+        if stored > max_stored {
+            return Err(reject(format!(
+                "the application's {max_stored}-byte storage is full"
+            )));
+        }
+        upload.count = c.count;
+        upload.bytes = size;
+        upload.chunks.insert(c.index, Arc::from(c.data.as_ref()));
+        self.stored_bytes = stored;
+        if upload.chunks.len() < c.count as usize {
+            return Ok(());
+        }
+        let mut bytes = Vec::with_capacity(size as usize);
+        for chunk in upload.chunks.values() {
+            bytes.extend_from_slice(chunk);
+        }
+        let actual = Cid::of(&bytes);
+        if actual != cid {
+            return Err(reject(format!(
+                "the {} chunks hash to {actual}, not {cid}: resend the chunk that is wrong",
+                c.count
+            )));
+        }
+        if let Some(mine) = self.uploads.get_mut(&uploader) {
+            mine.remove(&c.sha256Digest);
+            if mine.is_empty() {
+                self.uploads.remove(&uploader);
+            }
+        }
+        self.blobs.insert(
+            cid,
+            Blob {
+                bytes: bytes.into(),
+                size,
+                uploader,
+                input_index: meta.input_index,
+            },
+        );
+        out.push(notice(ICrucibleOutputs::BlobStoredCall {
+            cid: cid.to_bytes().into(),
+            size,
+            uploader,
+        }));
+        Ok(())
+    }
+
+    // ---- evaluation ----
+
+    fn evaluate(&mut self, c: ICrucible::evaluateCall, out: &mut Vec<Output>) -> Applied {
+        let model_cid = parse_cid("modelCid", &c.modelCid)?;
+        let data_cid = parse_cid("dataCid", &c.dataCid)?;
+        if c.metric == abi::Metric::__Invalid {
+            return Err(Rejection::Malformed("unknown metric".into()).into());
+        }
+        let limits = self.config.ceiling.clone();
+        let score = self.score(model_cid, data_cid, &limits, c.metric)?;
+        out.push(notice(ICrucibleOutputs::EvaluatedCall {
+            modelCid: c.modelCid,
+            dataCid: c.dataCid,
+            metric: c.metric as u8,
+            valuePpm: score.value_ppm,
+            samples: score.samples,
+            correct: score.correct,
+        }));
+        Ok(())
+    }
+
+    /// Loads both blobs, validates them under `limits` and scores. Every failure is a
+    /// rejection naming the blob at fault.
+    pub(crate) fn score(
+        &self,
+        model_cid: Cid,
+        data_cid: Cid,
+        limits: &Limits,
+        metric: abi::Metric,
+    ) -> Applied<crate::metrics::Score> {
+        let model_bytes = self.stored(model_cid, "model")?;
+        let data_bytes = self.stored(data_cid, "dataset")?;
+        match eval::score_bytes(&model_bytes, &data_bytes, limits, metric) {
+            Ok((_, score)) => Ok(score),
+            Err(eval::ScoreFailure::Dataset(reason)) => Err(Rejection::Dataset {
+                cid: data_cid,
+                reason,
+            }
+            .into()),
+            Err(eval::ScoreFailure::Model(reason)) => Err(Rejection::Model {
+                cid: model_cid,
+                reason,
+            }
+            .into()),
+        }
+    }
+}
+
+/// The ABI-encoded notice of an `ICrucibleOutputs` call.
+pub(crate) fn notice(call: impl SolCall) -> Output {
+    Output::Notice(call.abi_encode())
+}
+
+/// A voucher paying `amount` of `token` (or Ether) to `to`.
+pub(crate) fn payout(token: Address, to: Address, amount: U256) -> Output {
+    if token == ETHER {
+        Output::Voucher {
+            destination: to,
+            value: amount,
+            payload: Vec::new(),
+        }
+    } else {
+        Output::Voucher {
+            destination: token,
+            value: U256::ZERO,
+            payload: abi::IERC20::transferCall { to, amount }.abi_encode(),
+        }
+    }
+}
+
+pub(crate) fn parse_cid(field: &'static str, bytes: &[u8]) -> Applied<Cid> {
+    Cid::from_bytes(bytes).map_err(|e| {
+        Rejection::BadCid {
+            field,
+            reason: e.to_string(),
+        }
+        .into()
+    })
+}
+
+fn decode_error(payload: &[u8], e: &alloy_sol_types::Error) -> String {
+    match payload.get(..4) {
+        None => format!(
+            "{} bytes is too short for a function selector",
+            payload.len()
+        ),
+        Some(sel) if !ICrucibleCalls::SELECTORS.contains(&[sel[0], sel[1], sel[2], sel[3]]) => {
+            format!(
+                "unknown selector 0x{:02x}{:02x}{:02x}{:02x}",
+                sel[0], sel[1], sel[2], sel[3]
+            )
+        }
+        Some(_) => format!("arguments do not decode: {e}"),
+    }
+}

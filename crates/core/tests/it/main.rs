@@ -1,0 +1,8 @@
+//! Integration tests of crucible-core with the real models and data of the repository.
+
+mod common;
+mod determinism;
+mod hostile;
+mod lifecycle;
+mod manifests;
+mod rejections;
