@@ -1,0 +1,3 @@
+pub(crate) mod cid;
+pub(crate) mod data;
+pub(crate) mod score;

@@ -1,0 +1,90 @@
+use anyhow::{Context, bail};
+use crucible_core::{Limits, abi::Metric, eval};
+use crucible_types::Cid;
+use serde_json::json;
+use std::{path::PathBuf, time::Instant};
+
+/// Score an ONNX model on a dataset locally, with exactly the code the DApp runs.
+///
+/// The model is validated against the DApp's default limits first; an invalid model exits
+/// with status 2 and the rejection reason on stderr.
+///
+/// Examples:
+///   crucible score --model models/mlp/model.onnx --data data/fashion-mnist/val-1k.safetensors --metric accuracy
+///   crucible score --model m.onnx --data d.safetensors --metric logloss --json
+#[derive(Debug, clap::Args)]
+pub(crate) struct ScoreArgs {
+    /// ONNX model file.
+    #[arg(long)]
+    model: PathBuf,
+    /// Dataset in the canonical safetensors format (`crucible data` converts others).
+    #[arg(long)]
+    data: PathBuf,
+    /// accuracy, top5, logloss (logits), logloss-probs, mse or mae.
+    #[arg(long, value_parser = parse_metric)]
+    metric: Metric,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_metric(s: &str) -> Result<Metric, String> {
+    Metric::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
+        format!("unknown metric {s:?}; choose one of {}", names.join(", "))
+    })
+}
+
+impl ScoreArgs {
+    pub(crate) fn run(self) -> anyhow::Result<()> {
+        let model = std::fs::read(&self.model)
+            .with_context(|| format!("reading {}", self.model.display()))?;
+        let data = std::fs::read(&self.data)
+            .with_context(|| format!("reading {}", self.data.display()))?;
+        let (model_cid, data_cid) = (Cid::of(&model), Cid::of(&data));
+        let started = Instant::now();
+        let (info, score) = match eval::score_bytes(&model, &data, &Limits::default(), self.metric)
+        {
+            Ok(scored) => scored,
+            Err(eval::ScoreFailure::Model(reason)) => bail!("invalid model {model_cid}: {reason}"),
+            Err(eval::ScoreFailure::Dataset(reason)) => {
+                bail!("invalid dataset {data_cid}: {reason}")
+            }
+        };
+        let elapsed = started.elapsed().as_secs_f64();
+        let value = score.value_ppm as f64 / 1e6;
+        if self.json {
+            let mut out = json!({
+                "metric": self.metric.name(),
+                "value_ppm": score.value_ppm,
+                "value": value,
+                "samples": score.samples,
+                "model_cid": model_cid,
+                "data_cid": data_cid,
+                "model": info,
+                "seconds": elapsed,
+            });
+            if self.metric.is_classification() {
+                out["correct"] = json!(score.correct);
+            }
+            println!("{out}");
+        } else {
+            println!(
+                "{} = {value:.6} ({} ppm) over {} samples",
+                self.metric.name(),
+                score.value_ppm,
+                score.samples
+            );
+            if self.metric.is_classification() {
+                println!("correct: {} / {}", score.correct, score.samples);
+            }
+            println!(
+                "model {model_cid}: {} params, {} MACs/sample, {} nodes, opset {}",
+                info.params, info.macs_per_sample, info.nodes, info.opset
+            );
+            println!("data  {data_cid}");
+            println!("{:.0} samples/s", score.samples as f64 / elapsed);
+        }
+        Ok(())
+    }
+}
