@@ -20,6 +20,7 @@ enum Command {
     #[command(subcommand)]
     Data(cmd::data::DataCommand),
     Cid(cmd::cid::CidArgs),
+    Demo(cmd::demo::DemoArgs),
 }
 
 impl Cli {
@@ -29,6 +30,7 @@ impl Cli {
             Command::Score(args) => args.run(),
             Command::Data(cmd) => cmd.run(),
             Command::Cid(args) => args.run(),
+            Command::Demo(args) => args.run(),
         }
     }
 }

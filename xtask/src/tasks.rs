@@ -27,6 +27,8 @@ pub(crate) enum Xtask {
     },
     /// Fail if crucible-core links an async runtime or HTTP stack.
     CheckDeps,
+    /// Build and run `crucible demo`: a whole competition through the DApp's state machine.
+    Demo,
 }
 
 const MODELS: [&str; 3] = ["mlp-baseline", "mlp", "cnn"];
@@ -66,6 +68,7 @@ impl Xtask {
             Self::Test => test(),
             Self::BenchEval { repeat } => bench(repeat),
             Self::CheckDeps => check_deps(),
+            Self::Demo => run(cargo().args(["run", "--release", "--quiet", "-p", "crucible-cli", "--", "demo"])),
         }
     }
 }
