@@ -7,7 +7,11 @@ fn repo() -> PathBuf {
 }
 
 fn crucible(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_crucible")).args(args).current_dir(repo()).output().expect("crucible runs")
+    Command::new(env!("CARGO_BIN_EXE_crucible"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("crucible runs")
 }
 
 fn tmp(name: &str) -> PathBuf {
@@ -18,14 +22,32 @@ fn tmp(name: &str) -> PathBuf {
 
 #[test]
 fn score_json_has_the_documented_fields_and_onnxruntimes_count() {
-    let out = crucible(&["score", "--model", "models/mlp/model.onnx", "--data", "data/fashion-mnist/val-1k.safetensors", "--metric", "accuracy", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = crucible(&[
+        "score",
+        "--model",
+        "models/mlp/model.onnx",
+        "--data",
+        "data/fashion-mnist/val-1k.safetensors",
+        "--metric",
+        "accuracy",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(repo().join("models/mlp/MANIFEST.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo().join("models/mlp/MANIFEST.json")).unwrap())
+            .unwrap();
     assert_eq!(v["metric"], "accuracy");
     assert_eq!(v["samples"], 1000);
     assert_eq!(v["correct"], manifest["onnxruntime"]["correct_first_1000"]);
-    assert_eq!(v["value_ppm"].as_u64().unwrap(), v["correct"].as_u64().unwrap() * 1000);
+    assert_eq!(
+        v["value_ppm"].as_u64().unwrap(),
+        v["correct"].as_u64().unwrap() * 1000
+    );
     assert_eq!(v["model_cid"], manifest["cid"]);
     assert!(v["data_cid"].as_str().unwrap().starts_with("bafkrei"));
 }
@@ -35,15 +57,37 @@ fn an_invalid_model_exits_non_zero_with_the_reason_and_no_panic_text() {
     let dir = tmp("invalid");
     let bad = dir.join("bad.onnx");
     std::fs::write(&bad, b"\x08\x07\x12\x04junk\xff\xff\xff").unwrap();
-    let out = crucible(&["score", "--model", bad.to_str().unwrap(), "--data", "data/fashion-mnist/val-1k.safetensors", "--metric", "accuracy"]);
+    let out = crucible(&[
+        "score",
+        "--model",
+        bad.to_str().unwrap(),
+        "--data",
+        "data/fashion-mnist/val-1k.safetensors",
+        "--metric",
+        "accuracy",
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr.starts_with("error: invalid model bafkrei"), "{stderr}");
+    assert!(
+        stderr.starts_with("error: invalid model bafkrei"),
+        "{stderr}"
+    );
     assert!(stderr.contains("not an ONNX protobuf"), "{stderr}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
     assert!(out.stdout.is_empty());
 
-    let out = crucible(&["score", "--model", "models/mlp/model.onnx", "--data", "data/fashion-mnist/val-1k.safetensors", "--metric", "mse"]);
+    let out = crucible(&[
+        "score",
+        "--model",
+        "models/mlp/model.onnx",
+        "--data",
+        "data/fashion-mnist/val-1k.safetensors",
+        "--metric",
+        "mse",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs float32 targets"));
     let out = crucible(&["score", "--model", "x", "--data", "y", "--metric", "f1"]);
@@ -60,15 +104,39 @@ fn data_idx_converts_and_data_info_describes() {
     std::fs::write(dir.join("img"), &images).unwrap();
     std::fs::write(dir.join("lbl"), &labels).unwrap();
     let out_file = dir.join("d.safetensors");
-    let out = crucible(&["data", "idx", "--images", dir.join("img").to_str().unwrap(), "--labels", dir.join("lbl").to_str().unwrap(), "--start", "1", "--out", out_file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = crucible(&[
+        "data",
+        "idx",
+        "--images",
+        dir.join("img").to_str().unwrap(),
+        "--labels",
+        dir.join("lbl").to_str().unwrap(),
+        "--start",
+        "1",
+        "--out",
+        out_file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = crucible(&["data", "info", out_file.to_str().unwrap()]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["dataset"]["rows"], 2);
     assert_eq!(v["dataset"]["sample_shape"], serde_json::json!([1, 2, 2]));
 
     std::fs::write(dir.join("lbl"), &labels[..10]).unwrap();
-    let out = crucible(&["data", "idx", "--images", dir.join("img").to_str().unwrap(), "--labels", dir.join("lbl").to_str().unwrap(), "--out", out_file.to_str().unwrap()]);
+    let out = crucible(&[
+        "data",
+        "idx",
+        "--images",
+        dir.join("img").to_str().unwrap(),
+        "--labels",
+        dir.join("lbl").to_str().unwrap(),
+        "--out",
+        out_file.to_str().unwrap(),
+    ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("header says 3"));
 }
 
@@ -77,14 +145,24 @@ fn cid_of_hello_world() {
     let dir = tmp("cid");
     std::fs::write(dir.join("hello"), b"hello world\n").unwrap();
     let out = crucible(&["cid", dir.join("hello").to_str().unwrap()]);
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .starts_with("bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4")
+    );
 }
 
 #[test]
 fn demo_runs_a_competition_to_its_payout() {
     let out = crucible(&["demo"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("SubmissionSuperseded"), "{text}");
-    assert!(text.contains("rank 1:") && text.contains(".transfer("), "{text}");
+    assert!(
+        text.contains("rank 1:") && text.contains(".transfer("),
+        "{text}"
+    );
 }

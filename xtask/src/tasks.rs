@@ -15,8 +15,8 @@ pub(crate) enum Xtask {
     /// Install what the checks and benchmarks need: a Python venv with onnxruntime, and the
     /// full Fashion-MNIST test set converted from Debian's dataset-fashion-mnist.
     Setup,
-    /// Everything CI runs: set-up, fmt, clippy, the core's dependency rule, every test, and
-    /// `crucible score` against onnxruntime on the 10,000 test images.
+    /// Everything CI runs: set-up, fmt, clippy, the core's dependency rule, every Rust test,
+    /// the Foundry ABI tests, and `crucible score` against onnxruntime on the 10,000 test images.
     Test,
     /// Samples/s of crucible-core scoring the baseline models, against onnxruntime (one
     /// thread) on the same models and data in the same run.
@@ -37,19 +37,33 @@ const FULL_SET: &str = "data/generated/fashion-mnist-t10k.safetensors";
 const ONNXRUNTIME: &str = "onnxruntime==1.32.0";
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 fn run(cmd: &mut Command) -> anyhow::Result<()> {
     eprintln!("+ {cmd:?}");
-    let status = cmd.current_dir(root()).status().with_context(|| format!("starting {cmd:?}"))?;
+    let status = cmd
+        .current_dir(root())
+        .status()
+        .with_context(|| format!("starting {cmd:?}"))?;
     ensure!(status.success(), "{cmd:?} failed: {status}");
     Ok(())
 }
 
 fn output(cmd: &mut Command) -> anyhow::Result<String> {
-    let out = cmd.current_dir(root()).output().with_context(|| format!("starting {cmd:?}"))?;
-    ensure!(out.status.success(), "{cmd:?} failed: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    let out = cmd
+        .current_dir(root())
+        .output()
+        .with_context(|| format!("starting {cmd:?}"))?;
+    ensure!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     Ok(String::from_utf8(out.stdout)?)
 }
 
@@ -68,7 +82,15 @@ impl Xtask {
             Self::Test => test(),
             Self::BenchEval { repeat } => bench(repeat),
             Self::CheckDeps => check_deps(),
-            Self::Demo => run(cargo().args(["run", "--release", "--quiet", "-p", "crucible-cli", "--", "demo"])),
+            Self::Demo => run(cargo().args([
+                "run",
+                "--release",
+                "--quiet",
+                "-p",
+                "crucible-cli",
+                "--",
+                "demo",
+            ])),
         }
     }
 }
@@ -78,44 +100,99 @@ fn setup() -> anyhow::Result<()> {
         run(Command::new("python3").args(["-m", "venv", ".venv"]))?;
     }
     if output(Command::new(python()).args(["-c", "import onnxruntime, numpy"])).is_err() {
-        run(Command::new(python()).args(["-m", "pip", "install", "--quiet", ONNXRUNTIME, "numpy"]))?;
+        run(Command::new(python()).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            ONNXRUNTIME,
+            "numpy",
+        ]))?;
     }
     if !Path::new(FASHION).exists() {
-        bail!("{FASHION} is missing: install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)");
+        bail!(
+            "{FASHION} is missing: install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)"
+        );
     }
     if !root().join(FULL_SET).exists() {
         std::fs::create_dir_all(root().join("data/generated"))?;
-        run(cargo().args(["run", "--release", "--quiet", "-p", "crucible-cli", "--", "data", "idx"]).args([
-            "--images",
-            &format!("{FASHION}/t10k-images-idx3-ubyte.gz"),
-            "--labels",
-            &format!("{FASHION}/t10k-labels-idx1-ubyte.gz"),
-            "--out",
-            FULL_SET,
-        ]))?;
+        run(cargo()
+            .args([
+                "run",
+                "--release",
+                "--quiet",
+                "-p",
+                "crucible-cli",
+                "--",
+                "data",
+                "idx",
+            ])
+            .args([
+                "--images",
+                &format!("{FASHION}/t10k-images-idx3-ubyte.gz"),
+                "--labels",
+                &format!("{FASHION}/t10k-labels-idx1-ubyte.gz"),
+                "--out",
+                FULL_SET,
+            ]))?;
     }
     Ok(())
 }
 
 fn check_deps() -> anyhow::Result<()> {
-    let tree = output(cargo().args(["tree", "-p", "crucible-core", "-e", "normal", "--prefix", "none"]))?;
+    let tree = output(cargo().args([
+        "tree",
+        "-p",
+        "crucible-core",
+        "-e",
+        "normal",
+        "--prefix",
+        "none",
+    ]))?;
     let banned: Vec<&str> = tree
         .lines()
-        .filter(|l| ["tokio ", "hyper ", "reqwest ", "mio "].iter().any(|b| l.starts_with(b)))
+        .filter(|l| {
+            ["tokio ", "hyper ", "reqwest ", "mio "]
+                .iter()
+                .any(|b| l.starts_with(b))
+        })
         .collect();
-    ensure!(banned.is_empty(), "crucible-core must stay free of async and HTTP crates, found: {banned:?}");
-    eprintln!("crucible-core links no tokio, hyper, reqwest or mio ({} crates checked)", tree.lines().count());
+    ensure!(
+        banned.is_empty(),
+        "crucible-core must stay free of async and HTTP crates, found: {banned:?}"
+    );
+    eprintln!(
+        "crucible-core links no tokio, hyper, reqwest or mio ({} crates checked)",
+        tree.lines().count()
+    );
     Ok(())
 }
 
 fn crucible_score(model: &str, data: &str, repeat: u32) -> anyhow::Result<Value> {
     let bin = root().join("target/release/crucible");
-    let text = output(Command::new(bin).args(["score", "--model", model, "--data", data, "--metric", "accuracy", "--json", "--repeat", &repeat.to_string()]))?;
+    let text = output(Command::new(bin).args([
+        "score",
+        "--model",
+        model,
+        "--data",
+        data,
+        "--metric",
+        "accuracy",
+        "--json",
+        "--repeat",
+        &repeat.to_string(),
+    ]))?;
     Ok(serde_json::from_str(&text)?)
 }
 
 fn ort_score(model: &str, data: &str, repeat: u32) -> anyhow::Result<Value> {
-    let text = output(Command::new(python()).args(["xtask/py/ort_eval.py", model, data, "--repeat", &repeat.to_string()]))?;
+    let text = output(Command::new(python()).args([
+        "xtask/py/ort_eval.py",
+        model,
+        data,
+        "--repeat",
+        &repeat.to_string(),
+    ]))?;
     Ok(serde_json::from_str(&text)?)
 }
 
@@ -126,21 +203,58 @@ fn agree_with_onnxruntime() -> anyhow::Result<()> {
         let model = format!("models/{name}/model.onnx");
         let ours = crucible_score(&model, FULL_SET, 1)?;
         let peer = ort_score(&model, FULL_SET, 1)?;
-        let manifest: Value = serde_json::from_slice(&std::fs::read(root().join(format!("models/{name}/MANIFEST.json")))?)?;
-        let (a, b, c) = (&ours["correct"], &peer["correct"], &manifest["onnxruntime"]["correct"]);
-        eprintln!("{name:>12}: crucible {a} / onnxruntime {b} / MANIFEST {c} correct of {}", ours["samples"]);
+        let manifest: Value = serde_json::from_slice(&std::fs::read(
+            root().join(format!("models/{name}/MANIFEST.json")),
+        )?)?;
+        let (a, b, c) = (
+            &ours["correct"],
+            &peer["correct"],
+            &manifest["onnxruntime"]["correct"],
+        );
+        eprintln!(
+            "{name:>12}: crucible {a} / onnxruntime {b} / MANIFEST {c} correct of {}",
+            ours["samples"]
+        );
         ensure!(a == b && b == c, "{name}: correct-counts differ");
     }
     println!("onnxruntime agreement: 3 passed, 0 failed");
     Ok(())
 }
 
+/// The Foundry tests: Solidity's encodings must equal the Rust ABI fixtures. forge and
+/// solc-js come from the npm registry (package-lock.json); solc-wrap.js keeps forge from
+/// downloading a compiler.
+fn contracts() -> anyhow::Result<()> {
+    let forge = root().join("node_modules/@foundry-rs/forge-linux-amd64/bin/forge");
+    if !forge.exists() || !root().join("node_modules/solc").exists() {
+        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]))?;
+    }
+    let wrap = root().join("contracts/solc-wrap.js");
+    let status = Command::new(&forge)
+        .args(["test", "--use"])
+        .arg(&wrap)
+        .current_dir(root().join("contracts"))
+        .status()
+        .context("starting forge")?;
+    ensure!(status.success(), "forge test failed: {status}");
+    Ok(())
+}
+
 fn test() -> anyhow::Result<()> {
     setup()?;
     run(cargo().args(["fmt", "--all", "--check"]))?;
-    run(cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     check_deps()?;
     run(cargo().args(["test", "--workspace", "--locked"]))?;
+    contracts()?;
     agree_with_onnxruntime()
 }
 
@@ -148,12 +262,16 @@ fn bench(repeat: u32) -> anyhow::Result<()> {
     setup()?;
     run(cargo().args(["build", "--release", "--quiet", "-p", "crucible-cli"]))?;
     println!("Scoring the 10,000 Fashion-MNIST test images, one thread, best of {repeat}:");
-    println!("{:<14}{:>18}{:>20}{:>9}", "model", "crucible (tract)", "onnxruntime 1 thr", "ratio");
+    println!(
+        "{:<14}{:>18}{:>20}{:>9}",
+        "model", "crucible (tract)", "onnxruntime 1 thr", "ratio"
+    );
     for name in MODELS {
         let model = format!("models/{name}/model.onnx");
         let ours = crucible_score(&model, FULL_SET, repeat)?;
         let peer = ort_score(&model, FULL_SET, repeat)?;
-        let ours_sps = ours["samples"].as_f64().context("samples")? / ours["seconds"].as_f64().context("seconds")?;
+        let ours_sps = ours["samples"].as_f64().context("samples")?
+            / ours["seconds"].as_f64().context("seconds")?;
         let peer_sps = peer["samples_per_s"].as_f64().context("samples_per_s")?;
         println!(
             "{name:<14}{:>13.0} s/s {:>15.0} s/s {:>8.2}x",
@@ -162,6 +280,8 @@ fn bench(repeat: u32) -> anyhow::Result<()> {
             ours_sps / peer_sps
         );
     }
-    println!("(ratio = crucible / onnxruntime samples per second; batch 32 for both; tract pinned to non-FMA kernels for bit-identity with RISC-V)");
+    println!(
+        "(ratio = crucible / onnxruntime samples per second; batch 32 for both; tract pinned to non-FMA kernels for bit-identity with RISC-V)"
+    );
     Ok(())
 }

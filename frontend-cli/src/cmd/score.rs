@@ -56,10 +56,13 @@ impl ScoreArgs {
         let (mut score, mut elapsed) = (None, f64::INFINITY);
         for _ in 0..self.repeat {
             let started = Instant::now();
-            let pass = eval::score(&model, &data_set, self.metric).map_err(|reason| anyhow::anyhow!("invalid model {model_cid}: {reason}"))?;
+            let pass = eval::score(&model, &data_set, self.metric)
+                .map_err(|reason| anyhow::anyhow!("invalid model {model_cid}: {reason}"))?;
             elapsed = elapsed.min(started.elapsed().as_secs_f64());
             if score.is_some_and(|s| s != pass) {
-                bail!("two passes over the same data gave different scores: {score:?} and {pass:?}");
+                bail!(
+                    "two passes over the same data gave different scores: {score:?} and {pass:?}"
+                );
             }
             score = Some(pass);
         }
