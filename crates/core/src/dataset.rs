@@ -76,7 +76,7 @@ impl<'a> Dataset<'a> {
             .shape()
             .split_first()
             .ok_or("x must have a row dimension and a sample shape")?;
-        if sample_shape.is_empty() || rows == 0 {
+        if sample_shape.is_empty() || rows == 0 || sample_shape.contains(&0) {
             return Err(format!(
                 "x has shape {:?}: it needs at least one row and a sample shape",
                 x.shape()

@@ -2,6 +2,7 @@
 
 mod common;
 mod determinism;
+mod fuzz;
 mod hostile;
 mod lifecycle;
 mod manifests;
