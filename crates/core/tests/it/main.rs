@@ -3,6 +3,7 @@
 mod common;
 mod determinism;
 mod fuzz;
+mod golden;
 mod hostile;
 mod lifecycle;
 mod manifests;

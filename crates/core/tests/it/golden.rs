@@ -1,0 +1,59 @@
+//! Golden output bits. The raw f32 outputs of every baseline model on the validation set,
+//! in the protocol's batches, hash to the value recorded in `models/<name>/expected.json`.
+//! Because the CPU-ISA knob pins the kernels, this holds on any x86_64 machine (AVX-512 or
+//! not) and is the value the riscv64 build must reproduce.
+//!
+//! `CRUCIBLE_UPDATE_FIXTURES=1` rewrites the files.
+
+use crate::common::*;
+use crucible_core::{Limits, dataset::Dataset, eval::EVAL_BATCH, model::Model};
+use sha2::{Digest, Sha256};
+
+fn output_digest(model_bytes: &[u8], data_bytes: &[u8]) -> (String, usize) {
+    let data = Dataset::parse(data_bytes, 100_000).unwrap();
+    let model = Model::load_for(model_bytes, &Limits::default(), Some(&data.sample_shape)).unwrap();
+    let mut h = Sha256::new();
+    let mut floats = 0;
+    for start in (0..data.rows).step_by(EVAL_BATCH) {
+        let end = (start + EVAL_BATCH).min(data.rows);
+        let mut x = Vec::new();
+        data.extend_features(start, end, &mut x);
+        let out = model.run(x, end - start).unwrap();
+        floats += out.len();
+        out.iter().for_each(|f| h.update(f.to_bits().to_le_bytes()));
+    }
+    (
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+        floats,
+    )
+}
+
+#[test]
+fn model_outputs_are_bit_identical_to_the_recorded_ones() {
+    let update = std::env::var_os("CRUCIBLE_UPDATE_FIXTURES").is_some();
+    for name in ["mlp-baseline", "mlp", "cnn"] {
+        let (digest, floats) = output_digest(&model(name), &val_set());
+        let path = repo().join(format!("models/{name}/expected.json"));
+        let expected = serde_json::json!({
+            "dataset": "data/fashion-mnist/val-1k.safetensors",
+            "batch": EVAL_BATCH,
+            "outputs": floats,
+            "outputs_f32_le_sha256": digest,
+            "cpu_isa": crucible_core::determinism::CPU_ISA,
+        });
+        if update {
+            std::fs::write(
+                &path,
+                serde_json::to_string_pretty(&expected).unwrap() + "\n",
+            )
+            .unwrap();
+        }
+        let recorded: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(recorded["outputs"], floats);
+        assert_eq!(
+            recorded["outputs_f32_le_sha256"], expected["outputs_f32_le_sha256"],
+            "{name}: output bits changed"
+        );
+    }
+}
