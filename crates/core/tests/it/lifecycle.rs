@@ -410,3 +410,55 @@ fn evaluate_is_a_standalone_verifiable_score() {
             .contains("needs float32 targets")
     );
 }
+
+#[test]
+fn inspect_paths_answer_json() {
+    let mut s = setup();
+    let spec = SpecBuilder::new(s.val, B256::ZERO, s.h.now);
+    let id = created(s.h.erc20_deposit(SPONSOR, token(1), spec.exec()).outputs());
+    let mlp = s.h.upload(ALICE, &model("mlp"));
+    let p = s.h.commit(ALICE, id, mlp, salt(1));
+    s.h.accept(ALICE, &Harness::submit_call(id, mlp, s.val, salt(1)));
+
+    let status = s.h.inspect("status");
+    assert_eq!(status["competitions"], 1);
+    assert_eq!(
+        status["state_hash"].as_str().unwrap(),
+        s.h.state.state_hash().unwrap().to_string()
+    );
+    assert_eq!(s.h.inspect("competitions")[0]["submissions"], 1);
+    let c = s.h.inspect(&format!("competition/{id}"));
+    assert_eq!(
+        (
+            c["metric"].as_str(),
+            c["leaderboard"][0]["priority"].as_u64()
+        ),
+        (Some("accuracy"), Some(p))
+    );
+    let sub = s.h.inspect(&format!("submission/{id}/{p}"));
+    assert_eq!(
+        (sub["rank"].as_u64(), sub["model_cid"].as_str()),
+        (Some(1), Some(mlp.to_string().as_str()))
+    );
+    let blob = s.h.inspect(&format!("blob/{mlp}"));
+    assert_eq!(blob["size"].as_u64().unwrap() as usize, model("mlp").len());
+    assert_eq!(
+        s.h.inspect(&format!("blob/{}", Cid::of(b"nope")))["stored"],
+        false
+    );
+    for (path, want) in [
+        ("competition/99", "unknown competition 99"),
+        ("competition/x", "not a competition id"),
+        (&format!("submission/{id}/12345"), "no scored submission"),
+        ("blob/QmNotAllowed", "CIDv0"),
+        ("balance/0x12", "not an address"),
+        ("nonsense/path", "known paths"),
+    ] {
+        let v = s.h.inspect(path);
+        assert!(v["error"].as_str().unwrap().contains(want), "{path}: {v}");
+    }
+    let raw = s.h.state.inspect(&[0xff, 0xfe]).unwrap();
+    assert!(
+        matches!(&raw[..], [Output::Report(r)] if String::from_utf8_lossy(r).contains("UTF-8"))
+    );
+}
