@@ -1,0 +1,162 @@
+//! The loop over the rollup HTTP API, with the status handling of the official
+//! `rollup-http-server`: `/finish` answers 200 with the next request or 202 when none is
+//! ready (host-mode servers only; retry); `/notice` and `/voucher` answer 201; `/report`
+//! and `/exception` answer 202.
+
+use alloy_primitives::hex;
+use anyhow::{Context, bail};
+use crucible_core::{AdvanceMeta, Outcome, Output, State};
+use reqwest::{StatusCode, blocking::Client};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "request_type", content = "data", rename_all = "snake_case")]
+enum Request {
+    AdvanceState {
+        metadata: AdvanceMeta,
+        payload: String,
+    },
+    InspectState {
+        payload: String,
+    },
+}
+
+pub(crate) struct Dapp {
+    client: Client,
+    url: String,
+    state: State,
+}
+
+fn unhex(s: &str) -> anyhow::Result<Vec<u8>> {
+    let body = s
+        .strip_prefix("0x")
+        .with_context(|| format!("payload {s:.20}… lacks the 0x prefix"))?;
+    Ok(hex::decode(body)?)
+}
+
+impl Dapp {
+    pub(crate) fn new(url: &str) -> anyhow::Result<Self> {
+        // `/finish` blocks until the next input arrives: no read timeout.
+        let client = Client::builder().timeout(None).build()?;
+        Ok(Self {
+            client,
+            url: url.trim_end_matches('/').to_string(),
+            state: State::default(),
+        })
+    }
+
+    fn post(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+        expect: StatusCode,
+    ) -> anyhow::Result<reqwest::blocking::Response> {
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .with_context(|| format!("POST {path}"))?;
+        if resp.status() != expect {
+            let status = resp.status();
+            bail!(
+                "POST {path} answered {status}: {}",
+                resp.text().unwrap_or_default()
+            );
+        }
+        Ok(resp)
+    }
+
+    fn emit(&self, output: &Output) -> anyhow::Result<()> {
+        match output {
+            Output::Notice(payload) => {
+                self.post(
+                    "/notice",
+                    json!({ "payload": hex::encode_prefixed(payload) }),
+                    StatusCode::CREATED,
+                )?;
+            }
+            Output::Voucher {
+                destination,
+                value,
+                payload,
+            } => {
+                let body = json!({
+                    "destination": destination.to_string().to_lowercase(),
+                    "value": hex::encode_prefixed(value.to_be_bytes::<32>()),
+                    "payload": hex::encode_prefixed(payload),
+                });
+                self.post("/voucher", body, StatusCode::CREATED)?;
+            }
+            Output::Report(payload) => {
+                self.post(
+                    "/report",
+                    json!({ "payload": hex::encode_prefixed(payload) }),
+                    StatusCode::ACCEPTED,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Serves requests until the server goes away or an invariant breaks.
+    pub(crate) fn run(&mut self) -> anyhow::Result<()> {
+        // The first /finish carries no result; the official tools expect "accept".
+        let mut status = "accept";
+        loop {
+            let resp = self
+                .client
+                .post(format!("{}/finish", self.url))
+                .json(&json!({ "status": status }))
+                .send()
+                .context("POST /finish")?;
+            match resp.status() {
+                StatusCode::ACCEPTED => continue,
+                StatusCode::OK => {}
+                other => bail!(
+                    "POST /finish answered {other}: {}",
+                    resp.text().unwrap_or_default()
+                ),
+            }
+            let request: Request = resp.json().context("decoding the /finish answer")?;
+            status = match request {
+                Request::AdvanceState { metadata, payload } => {
+                    self.advance(&metadata, &unhex(&payload)?)?
+                }
+                Request::InspectState { payload } => {
+                    for report in self.state.inspect(&unhex(&payload)?)? {
+                        self.emit(&report)?;
+                    }
+                    "accept"
+                }
+            };
+        }
+    }
+
+    fn advance(&mut self, meta: &AdvanceMeta, payload: &[u8]) -> anyhow::Result<&'static str> {
+        match self.state.advance(meta, payload) {
+            Ok(Outcome::Accepted { outputs }) => {
+                for output in &outputs {
+                    self.emit(output)?;
+                }
+                Ok("accept")
+            }
+            Ok(Outcome::Rejected { reason }) => {
+                self.emit(&Output::Report(
+                    format!("input {} rejected: {reason}", meta.input_index).into_bytes(),
+                ))?;
+                Ok("reject")
+            }
+            Err(broken) => {
+                let message = format!("input {}: {broken}", meta.input_index);
+                self.post(
+                    "/exception",
+                    json!({ "payload": hex::encode_prefixed(message.as_bytes()) }),
+                    StatusCode::ACCEPTED,
+                )?;
+                bail!("raised an exception: {message}")
+            }
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! crucible-node integration tests that start real processes.
+
+mod host;
