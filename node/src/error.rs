@@ -7,6 +7,21 @@ pub enum Error {
     /// The DApp raised an exception or exited: the machine cannot go on.
     #[error("the DApp is dead: {0}")]
     DappDead(String),
+    /// A JSON-RPC call failed.
+    #[error("chain: {0}")]
+    Rpc(#[from] alloy::transports::TransportError),
+    /// A transaction could not be confirmed.
+    #[error("chain: {0}")]
+    PendingTx(#[from] alloy::providers::PendingTransactionError),
+    /// A contract call failed.
+    #[error("contract: {0}")]
+    Contract(#[from] alloy::contract::Error),
+    /// A transaction reverted or deployed nothing.
+    #[error("reverted: {0}")]
+    Reverted(String),
+    /// A contract artifact is missing or malformed.
+    #[error("artifact {0}")]
+    Artifact(String),
     /// The DApp did not reach its first `/finish` in time.
     #[error("the DApp did not call /finish within {0:?}")]
     NotReady(std::time::Duration),

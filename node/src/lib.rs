@@ -8,6 +8,7 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![warn(missing_docs)]
 
+pub mod devnet;
 mod error;
 pub mod machine;
 pub mod merkle;

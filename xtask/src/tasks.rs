@@ -12,8 +12,9 @@ use std::{
 #[derive(Debug, clap::Parser)]
 #[command(name = "cargo xtask")]
 pub(crate) enum Xtask {
-    /// Install what the checks and benchmarks need: a Python venv with onnxruntime, and the
-    /// full Fashion-MNIST test set converted from Debian's dataset-fashion-mnist.
+    /// Install what the checks and benchmarks need: anvil, forge, solc-js and the Cartesi
+    /// contracts from npm, a Python venv with onnxruntime, and the full Fashion-MNIST test
+    /// set converted from Debian's dataset-fashion-mnist.
     Setup,
     /// Everything CI runs: set-up, fmt, clippy, the core's dependency rule, every Rust test,
     /// the Foundry ABI tests, and `crucible score` against onnxruntime on the 10,000 test images.
@@ -96,6 +97,18 @@ impl Xtask {
 }
 
 fn setup() -> anyhow::Result<()> {
+    // anvil, forge and solc-js, and the Cartesi Rollups v2.2.0 artifacts, pinned in package-lock.json.
+    let npm_ready = [
+        "@foundry-rs/anvil-linux-amd64/bin/anvil",
+        "@foundry-rs/forge-linux-amd64/bin/forge",
+        "solc",
+        "@cartesi/rollups/out",
+    ]
+    .iter()
+    .all(|p| root().join("node_modules").join(p).exists());
+    if !npm_ready {
+        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]))?;
+    }
     if !python().exists() {
         run(Command::new("python3").args(["-m", "venv", ".venv"]))?;
     }
@@ -226,9 +239,6 @@ fn agree_with_onnxruntime() -> anyhow::Result<()> {
 /// downloading a compiler.
 fn contracts() -> anyhow::Result<()> {
     let forge = root().join("node_modules/@foundry-rs/forge-linux-amd64/bin/forge");
-    if !forge.exists() || !root().join("node_modules/solc").exists() {
-        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]))?;
-    }
     let wrap = root().join("contracts/solc-wrap.js");
     let status = Command::new(&forge)
         .args(["test", "--use"])

@@ -1,3 +1,4 @@
 //! crucible-node integration tests that start real processes.
 
+mod devnet;
 mod host;

@@ -1,0 +1,198 @@
+//! A local devnet: Cartesi Rollups v2.2.0 deployed on anvil at their canonical CREATE2
+//! addresses from the published npm artifacts (`@cartesi/rollups@2.2.0`, no hand-copied
+//! hex), plus an Authority, the Application and a reward token from `contracts/`.
+
+use crate::{Error, Result};
+use alloy::{
+    network::TransactionBuilder,
+    primitives::{Address, B256, Bytes, U256, keccak256},
+    providers::Provider,
+    rpc::types::TransactionRequest,
+    sol,
+    sol_types::SolValue,
+};
+use std::path::Path;
+
+/// The CREATE2 proxy anvil pre-installs (Arachnid's deterministic deployer).
+pub const CREATE2_DEPLOYER: Address =
+    alloy::primitives::address!("0x4e59b44847b379578588920cA78FbF26c0B4956C");
+
+/// anvil's well-known development keys (mnemonic "test test … junk"), accounts 0..3.
+pub const ANVIL_KEYS: [&str; 4] = [
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+];
+
+sol! {
+    #[sol(rpc)]
+    /// Cartesi Rollups v2 InputBox.
+    interface IInputBox {
+        function addInput(address appContract, bytes calldata payload) external returns (bytes32);
+        function getNumberOfInputs(address appContract) external view returns (uint256);
+        event InputAdded(address indexed appContract, uint256 indexed index, bytes input);
+    }
+
+    #[sol(rpc)]
+    /// Cartesi Rollups v2 ERC20Portal.
+    interface IERC20Portal {
+        function depositERC20Tokens(address token, address appContract, uint256 value, bytes calldata execLayerData) external;
+    }
+
+    #[sol(rpc)]
+    /// The ERC-20 calls the devnet needs.
+    interface IERC20 {
+        function approve(address spender, uint256 value) external returns (bool);
+        function balanceOf(address account) external view returns (uint256);
+        function transfer(address to, uint256 value) external returns (bool);
+    }
+}
+
+/// Addresses of a deployed devnet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Deployment {
+    /// InputBox (canonical).
+    pub input_box: Address,
+    /// EtherPortal (canonical).
+    pub ether_portal: Address,
+    /// ERC20Portal (canonical).
+    pub erc20_portal: Address,
+    /// The Authority that accepts claims for the application.
+    pub authority: Address,
+    /// The Crucible application contract.
+    pub application: Address,
+    /// The reward ERC-20.
+    pub token: Address,
+}
+
+/// Creation bytecode of a forge artifact (`{"bytecode": {"object": "0x…"}}`).
+pub fn artifact_bytecode(path: &Path) -> Result<Bytes> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Artifact(format!("{}: {e}", path.display())))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::Artifact(format!("{}: {e}", path.display())))?;
+    let hex = json["bytecode"]["object"]
+        .as_str()
+        .ok_or_else(|| Error::Artifact(format!("{}: no bytecode.object", path.display())))?;
+    hex.parse::<Bytes>()
+        .map_err(|e| Error::Artifact(format!("{}: {e}", path.display())))
+}
+
+/// The address `CREATE2_DEPLOYER` gives `initcode` with a zero salt.
+pub fn create2_address(initcode: &[u8]) -> Address {
+    CREATE2_DEPLOYER.create2(B256::ZERO, keccak256(initcode))
+}
+
+async fn send(
+    provider: &impl Provider,
+    tx: TransactionRequest,
+) -> Result<alloy::rpc::types::TransactionReceipt> {
+    let receipt = provider.send_transaction(tx).await?.get_receipt().await?;
+    if !receipt.status() {
+        return Err(Error::Reverted(format!(
+            "transaction {} reverted",
+            receipt.transaction_hash
+        )));
+    }
+    Ok(receipt)
+}
+
+/// Deploys `initcode` through the CREATE2 proxy with a zero salt, unless code is already
+/// there; returns the canonical address.
+pub async fn deploy_create2(provider: &impl Provider, initcode: &[u8]) -> Result<Address> {
+    let address = create2_address(initcode);
+    if provider.get_code_at(address).await?.is_empty() {
+        let data: Vec<u8> = [B256::ZERO.as_slice(), initcode].concat();
+        send(
+            provider,
+            TransactionRequest::default()
+                .with_to(CREATE2_DEPLOYER)
+                .with_input(data),
+        )
+        .await?;
+        if provider.get_code_at(address).await?.is_empty() {
+            return Err(Error::Reverted(format!(
+                "CREATE2 deployment to {address} left no code"
+            )));
+        }
+    }
+    Ok(address)
+}
+
+/// Deploys with plain CREATE; returns the new contract's address.
+pub async fn deploy_create(provider: &impl Provider, initcode: Vec<u8>) -> Result<Address> {
+    let receipt = send(
+        provider,
+        TransactionRequest::default().with_deploy_code(initcode),
+    )
+    .await?;
+    receipt
+        .contract_address
+        .ok_or_else(|| Error::Reverted("deployment returned no contract address".into()))
+}
+
+/// Deploys the whole devnet. `rollups` is `node_modules/@cartesi/rollups/out`, `token` the
+/// forge artifact of `contracts/src/RewardToken.sol`. The sender of `provider` owns the
+/// Authority and the Application and receives the token supply.
+pub async fn deploy(
+    provider: &impl Provider,
+    owner: Address,
+    epoch_length: u64,
+    rollups: &Path,
+    token: &Path,
+    token_supply: U256,
+) -> Result<Deployment> {
+    let code = |name: &str| artifact_bytecode(&rollups.join(format!("{name}.sol/{name}.json")));
+    let input_box = deploy_create2(provider, &code("InputBox")?).await?;
+    let with_input_box = |name: &str| -> Result<Vec<u8>> {
+        Ok([code(name)?.to_vec(), input_box.abi_encode()].concat())
+    };
+    let ether_portal = deploy_create2(provider, &with_input_box("EtherPortal")?).await?;
+    let erc20_portal = deploy_create2(provider, &with_input_box("ERC20Portal")?).await?;
+
+    let authority = deploy_create(
+        provider,
+        [
+            code("Authority")?.to_vec(),
+            (owner, U256::from(epoch_length)).abi_encode_params(),
+        ]
+        .concat(),
+    )
+    .await?;
+    // DataAvailability.InputBox(inputBox): selector 0xb12c9ede ‖ pad32(inputBox).
+    let data_availability: Vec<u8> = [
+        &[0xb1, 0x2c, 0x9e, 0xde][..],
+        input_box.into_word().as_slice(),
+    ]
+    .concat();
+    let template_hash = keccak256(b"crucible host-mode template");
+    let app_args = (
+        authority,
+        owner,
+        template_hash,
+        Bytes::from(data_availability),
+    )
+        .abi_encode_params();
+    let application =
+        deploy_create(provider, [code("Application")?.to_vec(), app_args].concat()).await?;
+    let token_args = (
+        "Crucible Reward".to_string(),
+        "CRU".to_string(),
+        token_supply,
+    )
+        .abi_encode_params();
+    let token = deploy_create(
+        provider,
+        [artifact_bytecode(token)?.to_vec(), token_args].concat(),
+    )
+    .await?;
+    Ok(Deployment {
+        input_box,
+        ether_portal,
+        erc20_portal,
+        authority,
+        application,
+        token,
+    })
+}
