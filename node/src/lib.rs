@@ -13,5 +13,6 @@ mod error;
 pub mod machine;
 pub mod merkle;
 pub mod rollup_api;
+pub mod runner;
 
 pub use error::{Error, Result};

@@ -1,6 +1,7 @@
 //! The devnet on a real anvil: canonical Cartesi v2.2.0 addresses, inputs read back from
 //! `InputAdded` logs, and an ERC-20 deposit through the portal as the DApp will see it.
 
+use crate::devnet_support::{connect, repo, skipped, start_anvil, token_artifact};
 use alloy::{
     primitives::{Address, U256, address},
     providers::{Provider, ProviderBuilder},
@@ -10,83 +11,6 @@ use alloy::{
 };
 use crucible_node::devnet::{self, IERC20, IERC20Portal, IInputBox};
 use crucible_types::{Deposit, abi::Inputs};
-use std::{
-    path::PathBuf,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// anvil as a child process, killed on drop.
-struct Anvil {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Says why a test did not run, on the real stderr (libtest captures `println!`).
-fn skipped(why: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
-}
-
-fn tool(name: &str) -> Option<PathBuf> {
-    let p = repo().join(format!(
-        "node_modules/@foundry-rs/{name}-linux-amd64/bin/{name}"
-    ));
-    p.exists().then_some(p)
-}
-
-fn start_anvil() -> Option<Anvil> {
-    let Some(bin) = tool("anvil") else {
-        skipped("anvil not found under node_modules (run npm ci)");
-        return None;
-    };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(bin)
-        .args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--silent",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("anvil starts");
-    Some(Anvil {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    })
-}
-
-fn token_artifact() -> Option<PathBuf> {
-    let artifact = repo().join("contracts/out/RewardToken.sol/RewardToken.json");
-    if !artifact.exists() {
-        let forge = tool("forge")?;
-        let status = Command::new(forge)
-            .args(["build", "--use"])
-            .arg(repo().join("contracts/solc-wrap.js"))
-            .current_dir(repo().join("contracts"))
-            .status()
-            .ok()?;
-        assert!(status.success(), "forge build failed");
-    }
-    Some(artifact)
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn devnet_deploys_canonical_addresses_and_inputs_round_trip() {
@@ -97,18 +21,7 @@ async fn devnet_deploys_canonical_addresses_and_inputs_round_trip() {
     };
     let owner: PrivateKeySigner = devnet::ANVIL_KEYS[0].parse().unwrap();
     let alice: PrivateKeySigner = devnet::ANVIL_KEYS[1].parse().unwrap();
-    let provider = ProviderBuilder::new()
-        .wallet(owner.clone())
-        .connect_http(anvil.url.parse().unwrap());
-    let mut ready = false;
-    for _ in 0..100 {
-        if provider.get_chain_id().await.is_ok() {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(ready, "anvil did not answer");
+    let provider = connect(&anvil, &owner).await;
 
     let rollups = repo().join("node_modules/@cartesi/rollups/out");
     let supply = U256::from(1_000_000u64) * U256::from(10u64).pow(U256::from(18u64));

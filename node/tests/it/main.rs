@@ -1,4 +1,6 @@
 //! crucible-node integration tests that start real processes.
 
 mod devnet;
+mod devnet_support;
+mod e2e;
 mod host;

@@ -1,0 +1,100 @@
+//! Helpers shared by the tests that start anvil.
+
+use alloy::{
+    providers::{Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+};
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+pub(crate) fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// anvil as a child process, killed on drop.
+pub(crate) struct Anvil {
+    child: Child,
+    pub(crate) url: String,
+}
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Says why a test did not run, on the real stderr (libtest captures `println!`).
+pub(crate) fn skipped(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
+}
+
+pub(crate) fn tool(name: &str) -> Option<PathBuf> {
+    let p = repo().join(format!(
+        "node_modules/@foundry-rs/{name}-linux-amd64/bin/{name}"
+    ));
+    p.exists().then_some(p)
+}
+
+pub(crate) fn start_anvil() -> Option<Anvil> {
+    let Some(bin) = tool("anvil") else {
+        skipped("anvil not found under node_modules (run npm ci)");
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(bin)
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--silent",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("anvil starts");
+    Some(Anvil {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    })
+}
+
+pub(crate) fn token_artifact() -> Option<PathBuf> {
+    let artifact = repo().join("contracts/out/RewardToken.sol/RewardToken.json");
+    if !artifact.exists() {
+        let forge = tool("forge")?;
+        let status = Command::new(forge)
+            .args(["build", "--use"])
+            .arg(repo().join("contracts/solc-wrap.js"))
+            .current_dir(repo().join("contracts"))
+            .status()
+            .ok()?;
+        assert!(status.success(), "forge build failed");
+    }
+    Some(artifact)
+}
+
+/// A provider signing with `key`, once anvil answers.
+pub(crate) async fn connect(
+    anvil: &Anvil,
+    key: &PrivateKeySigner,
+) -> impl Provider + Clone + use<> {
+    let provider = ProviderBuilder::new()
+        .wallet(key.clone())
+        .connect_http(anvil.url.parse().unwrap());
+    for _ in 0..100 {
+        if provider.get_chain_id().await.is_ok() {
+            return provider;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("anvil did not answer on {}", anvil.url);
+}

@@ -1,0 +1,265 @@
+//! End to end on a real anvil: a submission sent with `addInput` is scored by the DApp
+//! child, the competition is finalized, the epoch is claimed on the Authority, and the
+//! winner executes the payout voucher on L1 with the node's proof.
+
+use crate::devnet_support::{connect, skipped, start_anvil, token_artifact};
+use alloy::{
+    primitives::{Address, B256, Bytes, U256},
+    providers::{Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+    sol_types::SolCall,
+};
+use crucible_node::{
+    devnet::{self, IERC20, IERC20Portal, IInputBox},
+    machine::{DappCommand, HostMachine, MachineConfig},
+    rollup_api::Status,
+    runner::{IApplication, Runner},
+};
+use crucible_types::{
+    Cid,
+    abi::{self, ICrucible, ICrucibleOutputsCalls, Outputs},
+};
+use std::path::PathBuf;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn dapp() -> DappCommand {
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", "crucible-dapp"])
+        .current_dir(repo())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo().join("target"), PathBuf::from);
+    DappCommand {
+        program: target.join("debug/crucible-dapp").into(),
+        args: vec![],
+    }
+}
+
+async fn add(provider: &impl Provider, input_box: Address, app: Address, payload: Vec<u8>) {
+    IInputBox::new(input_box, provider)
+        .addInput(app, payload.into())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+}
+
+async fn upload(provider: &impl Provider, input_box: Address, app: Address, bytes: &[u8]) -> Cid {
+    let cid = Cid::of(bytes);
+    let chunks: Vec<&[u8]> = bytes.chunks(60_000).collect();
+    for (i, c) in chunks.iter().enumerate() {
+        let call = ICrucible::putChunkCall {
+            sha256Digest: B256::from(*cid.digest()),
+            index: i as u32,
+            count: chunks.len() as u32,
+            data: Bytes::copy_from_slice(c),
+        };
+        add(provider, input_box, app, call.abi_encode()).await;
+    }
+    cid
+}
+
+fn notices(outputs: &[Vec<u8>]) -> Vec<ICrucibleOutputsCalls> {
+    outputs
+        .iter()
+        .filter_map(|o| Outputs::NoticeCall::abi_decode(o).ok())
+        .map(|n| {
+            <ICrucibleOutputsCalls as alloy::sol_types::SolInterface>::abi_decode(&n.payload)
+                .unwrap()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn submission_to_payout_executed_on_l1() {
+    let Some(anvil) = start_anvil() else { return };
+    let Some(token_path) = token_artifact() else {
+        skipped("forge not found under node_modules (run npm ci)");
+        return;
+    };
+    let sponsor: PrivateKeySigner = devnet::ANVIL_KEYS[0].parse().unwrap();
+    let alice: PrivateKeySigner = devnet::ANVIL_KEYS[1].parse().unwrap();
+    let sp = connect(&anvil, &sponsor).await;
+    let al = ProviderBuilder::new()
+        .wallet(alice.clone())
+        .connect_http(anvil.url.parse().unwrap());
+    let supply = U256::from(10u64).pow(U256::from(24u64));
+    let d = devnet::deploy(
+        &sp,
+        sponsor.address(),
+        1,
+        &repo().join("node_modules/@cartesi/rollups/out"),
+        &token_path,
+        supply,
+    )
+    .await
+    .unwrap();
+
+    let machine = HostMachine::start(&dapp(), MachineConfig::default())
+        .await
+        .unwrap();
+    let mut node = Runner::new(sp.clone(), d.application, d.input_box, machine, 0);
+
+    // The sponsor publishes the validation set and creates the competition by depositing.
+    let val = std::fs::read(repo().join("data/fashion-mnist/val-1k.safetensors")).unwrap();
+    let mlp = std::fs::read(repo().join("models/mlp/model.onnx")).unwrap();
+    let val_cid = upload(&sp, d.input_box, d.application, &val).await;
+    let now = sp
+        .get_block_by_number(Default::default())
+        .await
+        .unwrap()
+        .unwrap()
+        .header
+        .timestamp;
+    let spec = abi::CompetitionSpec {
+        validationCid: val_cid.to_bytes().into(),
+        baselineCid: Bytes::new(),
+        testCommitment: B256::ZERO,
+        metric: abi::Metric::Accuracy,
+        submissionDeadline: now + 3_600,
+        revealDeadline: now + 7_200,
+        epsilonPpm: 0,
+        finalists: 1,
+        payoutBps: vec![10_000],
+        limits: crucible_types::abi::ModelLimits {
+            maxModelBytes: 8 << 20,
+            maxParams: 2_000_000,
+            maxNodes: 512,
+            maxMacsPerSample: 20_000_000,
+            minOpset: 7,
+            maxOpset: 21,
+            maxDatasetRows: 100_000,
+            allowedOps: vec![],
+        },
+    };
+    let reward = U256::from(1_000u64) * U256::from(10u64).pow(U256::from(18u64));
+    IERC20::new(d.token, &sp)
+        .approve(d.erc20_portal, reward)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let exec = ICrucible::createCompetitionCall { spec }.abi_encode();
+    IERC20Portal::new(d.erc20_portal, &sp)
+        .depositERC20Tokens(d.token, d.application, reward, exec.into())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+
+    // Alice commits, uploads and reveals; a garbage input in between is rejected.
+    let salt = B256::repeat_byte(7);
+    let mlp_cid = Cid::of(&mlp);
+    let commitment = abi::submission_commitment(&mlp_cid.to_bytes(), alice.address(), salt);
+    add(
+        &al,
+        d.input_box,
+        d.application,
+        ICrucible::commitSubmissionCall {
+            competitionId: 1,
+            commitment,
+        }
+        .abi_encode(),
+    )
+    .await;
+    upload(&al, d.input_box, d.application, &mlp).await;
+    let head = sp.get_block_number().await.unwrap();
+    node.sync(head).await.unwrap();
+    let root_before = node.root();
+    add(&al, d.input_box, d.application, vec![0xba, 0xd0]).await;
+    node.sync(sp.get_block_number().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(node.inputs().last().unwrap().status, Status::Rejected);
+    assert_eq!(
+        node.root(),
+        root_before,
+        "a rejected input leaves the outputs root unchanged"
+    );
+    let submit = ICrucible::submitCall {
+        competitionId: 1,
+        modelCid: mlp_cid.to_bytes().into(),
+        dataCid: val_cid.to_bytes().into(),
+        salt,
+    };
+    add(&al, d.input_box, d.application, submit.abi_encode()).await;
+    node.sync(sp.get_block_number().await.unwrap())
+        .await
+        .unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo().join("models/mlp/MANIFEST.json")).unwrap())
+            .unwrap();
+    let expected_ppm = manifest["onnxruntime"]["correct_first_1000"]
+        .as_u64()
+        .unwrap()
+        * 1000;
+    assert!(
+        notices(node.outputs()).iter().any(|n| matches!(n, ICrucibleOutputsCalls::SubmissionScored(s) if s.submitter == alice.address() && s.valuePpm == expected_ppm)),
+        "no SubmissionScored with {expected_ppm} ppm"
+    );
+
+    // After the deadline anyone finalizes; the node claims the epoch.
+    let _: serde_json::Value = sp
+        .raw_request("evm_increaseTime".into(), (3_601u64,))
+        .await
+        .unwrap();
+    let _: serde_json::Value = sp.raw_request("evm_mine".into(), ()).await.unwrap();
+    add(
+        &al,
+        d.input_box,
+        d.application,
+        ICrucible::finalizeCall { competitionId: 1 }.abi_encode(),
+    )
+    .await;
+    let head = sp.get_block_number().await.unwrap();
+    let claim = node.claim(d.authority, head).await.unwrap();
+    assert_eq!(claim.root, node.root());
+    let voucher_index = node
+        .outputs()
+        .iter()
+        .position(|o| Outputs::VoucherCall::abi_decode(o).is_ok())
+        .expect("a payout voucher") as u64;
+
+    // Alice executes the voucher on L1 with the node's proof: her balance rises by the reward.
+    let (output, proof) = node.proof(voucher_index).unwrap();
+    let app = IApplication::new(d.application, &al);
+    let before = IERC20::new(d.token, &al)
+        .balanceOf(alice.address())
+        .call()
+        .await
+        .unwrap();
+    app.executeOutput(output.clone(), proof.clone())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let after = IERC20::new(d.token, &al)
+        .balanceOf(alice.address())
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(after - before, reward);
+    assert!(
+        app.wasOutputExecuted(U256::from(voucher_index))
+            .call()
+            .await
+            .unwrap()
+    );
+    assert!(
+        app.executeOutput(output, proof).send().await.is_err(),
+        "a voucher executes once"
+    );
+}
