@@ -1,0 +1,188 @@
+//! Node benchmark on a real anvil with the release DApp child:
+//! - submit → notice latency: from `addInput` being mined to the notice being in the node's
+//!   outputs (ms, and blocks in between);
+//! - sustained small inputs/s through chain reader + rollup API + DApp, against the same
+//!   inputs applied to crucible-core in process (the peer: the cost of the core alone).
+//!
+//! `cargo bench -p crucible-node --bench node` (needs `npm ci`; builds the release DApp).
+
+use alloy::{
+    primitives::{B256, Bytes},
+    providers::{Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+    sol_types::SolCall,
+};
+use crucible_node::{
+    devnet::{self, IInputBox},
+    machine::{DappCommand, HostMachine, MachineConfig},
+    runner::Runner,
+};
+use crucible_types::{AdvanceMeta, Cid, abi::ICrucible};
+use std::{
+    path::PathBuf,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+const INPUTS: usize = 300;
+
+/// Kills anvil however the benchmark ends.
+struct Reap(std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn chunk_call(i: usize) -> Vec<u8> {
+    let blob = format!("benchmark blob {i}").into_bytes();
+    ICrucible::putChunkCall {
+        sha256Digest: B256::from(*Cid::of(&blob).digest()),
+        index: 0,
+        count: 1,
+        data: Bytes::from(blob),
+    }
+    .abi_encode()
+}
+
+#[tokio::main]
+async fn main() {
+    let anvil_bin = repo().join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
+    let token = repo().join("contracts/out/RewardToken.sol/RewardToken.json");
+    if !anvil_bin.exists() || !token.exists() {
+        eprintln!(
+            "SKIPPED: run `cargo xtask setup` and `cargo xtask test` first (anvil, forge artifacts)"
+        );
+        return;
+    }
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet", "-p", "crucible-dapp"])
+        .current_dir(repo())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo().join("target"), PathBuf::from);
+    let dapp = DappCommand {
+        program: target.join("release/crucible-dapp").into(),
+        args: vec![],
+    };
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _anvil = Command::new(anvil_bin)
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--silent",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .map(Reap)
+        .unwrap();
+    let key: PrivateKeySigner = devnet::ANVIL_KEYS[0].parse().unwrap();
+    let provider = ProviderBuilder::new()
+        .wallet(key.clone())
+        .connect_http(format!("http://127.0.0.1:{port}").parse().unwrap());
+    while provider.get_chain_id().await.is_err() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let d = devnet::deploy(
+        &provider,
+        key.address(),
+        1,
+        &repo().join("node_modules/@cartesi/rollups/out"),
+        &token,
+        alloy::primitives::U256::from(1u64),
+    )
+    .await
+    .unwrap();
+    let machine = HostMachine::start(&dapp, MachineConfig::default())
+        .await
+        .unwrap();
+    let mut node = Runner::new(provider.clone(), d.application, d.input_box, machine, 0);
+    let inbox = IInputBox::new(d.input_box, &provider);
+
+    // Latency: one input at a time, from mined to notice.
+    let mut latencies = Vec::new();
+    let mut block_gaps = Vec::new();
+    for i in 0..20 {
+        let receipt = inbox
+            .addInput(d.application, chunk_call(1_000_000 + i).into())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        let mined = Instant::now();
+        let block = receipt.block_number.unwrap();
+        let before = node.outputs().len();
+        loop {
+            let head = provider.get_block_number().await.unwrap();
+            node.sync(head).await.unwrap();
+            if node.outputs().len() > before {
+                block_gaps.push(head - block);
+                break;
+            }
+        }
+        latencies.push(mined.elapsed());
+    }
+    latencies.sort();
+
+    // Throughput: INPUTS small inputs on chain, then one sync.
+    for i in 0..INPUTS {
+        inbox
+            .addInput(d.application, chunk_call(i).into())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+    }
+    let head = provider.get_block_number().await.unwrap();
+    let started = Instant::now();
+    node.sync(head).await.unwrap();
+    let node_rate = INPUTS as f64 / started.elapsed().as_secs_f64();
+
+    // Peer: the same inputs applied to crucible-core in process.
+    let mut state = crucible_core::State::default();
+    let started = Instant::now();
+    for i in 0..INPUTS {
+        let meta = AdvanceMeta {
+            chain_id: 31337,
+            app_contract: d.application,
+            msg_sender: key.address(),
+            block_number: i as u64,
+            block_timestamp: 0,
+            prev_randao: B256::ZERO,
+            input_index: i as u64,
+        };
+        state.advance(&meta, &chunk_call(i)).unwrap();
+    }
+    let core_rate = INPUTS as f64 / started.elapsed().as_secs_f64();
+
+    println!(
+        "submit → notice latency over {} inputs: median {:.1} ms, max {:.1} ms; blocks between the input and its notice: {:?}",
+        latencies.len(),
+        latencies[latencies.len() / 2].as_secs_f64() * 1e3,
+        latencies.last().unwrap().as_secs_f64() * 1e3,
+        block_gaps.iter().max().unwrap()
+    );
+    println!(
+        "sustained small inputs (putChunk, one notice each): node + DApp {node_rate:.0} inputs/s; crucible-core in process {core_rate:.0} inputs/s; ratio {:.3}",
+        node_rate / core_rate
+    );
+}
