@@ -16,6 +16,7 @@ use crucible_node::{
     devnet::{self, IInputBox},
     machine::{DappCommand, HostMachine, MachineConfig},
     runner::Runner,
+    store::Store,
 };
 use crucible_types::{AdvanceMeta, Cid, abi::ICrucible};
 use std::{
@@ -111,7 +112,16 @@ async fn main() {
     let machine = HostMachine::start(&dapp, MachineConfig::default())
         .await
         .unwrap();
-    let mut node = Runner::new(provider.clone(), d.application, d.input_box, machine, 0);
+    let mut node = Runner::open(
+        provider.clone(),
+        d.application,
+        d.input_box,
+        machine,
+        Store::in_memory().unwrap(),
+        0,
+    )
+    .await
+    .unwrap();
     let inbox = IInputBox::new(d.input_box, &provider);
 
     // Latency: one input at a time, from mined to notice.

@@ -22,6 +22,19 @@ pub enum Error {
     /// A contract artifact is missing or malformed.
     #[error("artifact {0}")]
     Artifact(String),
+    /// The database failed.
+    #[error("store: {0}")]
+    Store(String),
+    /// Replaying a stored input into a fresh DApp gave another result than the stored one.
+    #[error("replay diverged at input {input}: stored root {stored}, recomputed {recomputed}")]
+    Diverged {
+        /// The input index.
+        input: u64,
+        /// The root the database holds after that input.
+        stored: alloy::primitives::B256,
+        /// The root the fresh DApp produced.
+        recomputed: alloy::primitives::B256,
+    },
     /// The DApp did not reach its first `/finish` in time.
     #[error("the DApp did not call /finish within {0:?}")]
     NotReady(std::time::Duration),

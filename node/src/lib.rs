@@ -14,5 +14,6 @@ pub mod machine;
 pub mod merkle;
 pub mod rollup_api;
 pub mod runner;
+pub mod store;
 
 pub use error::{Error, Result};

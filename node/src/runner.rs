@@ -8,7 +8,8 @@ use crate::{
     devnet::IInputBox,
     machine::HostMachine,
     merkle::OutputsTree,
-    rollup_api::{RollupRequest, Status},
+    rollup_api::{RequestResult, RollupRequest, Status},
+    store::{Store, StoredInput},
 };
 use alloy::{
     primitives::{Address, B256, Bytes, U256},
@@ -84,18 +85,37 @@ pub struct Runner<P> {
     inputs: Vec<InputRecord>,
     claims: Vec<Claim>,
     next_block: u64,
+    store: Store,
 }
 
 impl<P: Provider> Runner<P> {
-    /// A runner reading from `from_block` on.
-    pub fn new(
+    /// A runner over `store`. Inputs the store already holds are replayed into the (fresh)
+    /// machine first, and every recomputed outputs root must equal the stored one; reading
+    /// then resumes at the stored block cursor, or at `from_block` for a new store.
+    pub async fn open(
         provider: P,
         app: Address,
         input_box: Address,
         machine: HostMachine,
+        store: Store,
         from_block: u64,
-    ) -> Self {
-        Self {
+    ) -> Result<Self> {
+        let stored = store.inputs()?;
+        let next_block = if stored.is_empty() {
+            from_block.max(store.next_block()?)
+        } else {
+            store.next_block()?
+        };
+        let claims = store
+            .claims()?
+            .into_iter()
+            .map(|(block, root, outputs)| Claim {
+                block,
+                root,
+                outputs,
+            })
+            .collect();
+        let mut runner = Self {
             provider,
             app,
             input_box,
@@ -103,9 +123,23 @@ impl<P: Provider> Runner<P> {
             tree: OutputsTree::new(),
             outputs: Vec::new(),
             inputs: Vec::new(),
-            claims: Vec::new(),
-            next_block: from_block,
+            claims,
+            next_block,
+            store,
+        };
+        for input in stored {
+            let result = runner.execute(&input.blob).await?;
+            let same_status = result.status == input.status;
+            let root = runner.apply(input.index, input.block, result);
+            if root != input.root || !same_status {
+                return Err(Error::Diverged {
+                    input: input.index,
+                    stored: input.root,
+                    recomputed: root,
+                });
+            }
         }
+        Ok(runner)
     }
 
     /// Processes every input added up to and including `to_block`.
@@ -128,14 +162,20 @@ impl<P: Provider> Runner<P> {
                     .map_err(|e| Error::Reverted(format!("InputAdded: {e}")))?
                     .inner
                     .data;
+                if event.index < U256::from(self.inputs.len()) {
+                    // Already processed before a restart (the cursor is at its block).
+                    continue;
+                }
                 self.process(block, &event.input).await?;
             }
             self.next_block = end + 1;
+            self.store.set_next_block(self.next_block)?;
         }
         Ok(())
     }
 
-    async fn process(&mut self, block: u64, blob: &[u8]) -> Result<()> {
+    /// Runs one `EvmAdvance` blob through the DApp.
+    async fn execute(&mut self, blob: &[u8]) -> Result<RequestResult> {
         let input = Inputs::EvmAdvanceCall::abi_decode(blob)
             .map_err(|e| Error::Reverted(format!("EvmAdvance: {e}")))?;
         let index = u64::try_from(input.index).unwrap_or(u64::MAX);
@@ -162,28 +202,56 @@ impl<P: Provider> Runner<P> {
                 payload: input.payload.to_vec(),
             })
             .await?;
+        if let Status::Exception(why) = &result.status {
+            return Err(Error::DappDead(String::from_utf8_lossy(why).into_owned()));
+        }
+        Ok(result)
+    }
+
+    /// Adds a finished input's outputs to the tree (if accepted) and its record; returns the root.
+    fn apply(&mut self, index: u64, block: u64, result: RequestResult) -> B256 {
         let first_output = self.tree.len();
-        let produced = if result.status == Status::Accepted {
+        if result.status == Status::Accepted {
             for output in &result.outputs {
                 self.tree.push_output(output);
             }
             self.outputs.extend(result.outputs);
-            self.tree.len() - first_output
-        } else {
-            0
-        };
-        if let Status::Exception(why) = &result.status {
-            return Err(Error::DappDead(String::from_utf8_lossy(why).into_owned()));
         }
+        let outputs = self.tree.len() - first_output;
         self.inputs.push(InputRecord {
             index,
             block,
             status: result.status,
             first_output,
-            outputs: produced,
+            outputs,
             reports: result.reports,
         });
-        Ok(())
+        self.tree.root()
+    }
+
+    async fn process(&mut self, block: u64, blob: &[u8]) -> Result<()> {
+        let result = self.execute(blob).await?;
+        let index = self.inputs.len() as u64;
+        let first_output = self.tree.len();
+        let stored_outputs = if result.status == Status::Accepted {
+            result.outputs.clone()
+        } else {
+            Vec::new()
+        };
+        let (status, reports) = (result.status.clone(), result.reports.clone());
+        let root = self.apply(index, block, result);
+        let stored = StoredInput {
+            index,
+            block,
+            blob: blob.to_vec(),
+            status,
+            outputs: stored_outputs,
+            reports,
+            root,
+        };
+        // The cursor stays at this input's block: a restart re-reads the block and skips
+        // the inputs it already holds.
+        self.store.record(&stored, first_output, block)
     }
 
     /// Inputs processed so far.

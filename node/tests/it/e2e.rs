@@ -14,6 +14,7 @@ use crucible_node::{
     machine::{DappCommand, HostMachine, MachineConfig},
     rollup_api::Status,
     runner::{IApplication, Runner},
+    store::Store,
 };
 use crucible_types::{
     Cid,
@@ -102,10 +103,28 @@ async fn submission_to_payout_executed_on_l1() {
     .await
     .unwrap();
 
-    let machine = HostMachine::start(&dapp(), MachineConfig::default())
-        .await
-        .unwrap();
-    let mut node = Runner::new(sp.clone(), d.application, d.input_box, machine, 0);
+    let db_dir = std::env::temp_dir().join(format!("crucible-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&db_dir).unwrap();
+    let db = db_dir.join("node.sqlite");
+    let _ = std::fs::remove_file(&db);
+    let open = |provider| {
+        let db = db.clone();
+        async move {
+            let machine = HostMachine::start(&dapp(), MachineConfig::default())
+                .await
+                .unwrap();
+            Runner::open(
+                provider,
+                d.application,
+                d.input_box,
+                machine,
+                Store::open(&db).unwrap(),
+                0,
+            )
+            .await
+        }
+    };
+    let mut node = open(sp.clone()).await.unwrap();
 
     // The sponsor publishes the validation set and creates the competition by depositing.
     let val = std::fs::read(repo().join("data/fashion-mnist/val-1k.safetensors")).unwrap();
@@ -207,6 +226,18 @@ async fn submission_to_payout_executed_on_l1() {
     assert!(
         notices(node.outputs()).iter().any(|n| matches!(n, ICrucibleOutputsCalls::SubmissionScored(s) if s.submitter == alice.address() && s.valuePpm == expected_ppm)),
         "no SubmissionScored with {expected_ppm} ppm"
+    );
+
+    // The node stops abruptly (its DApp child is killed) and restarts from its database:
+    // a fresh DApp replays every stored input and must recompute the same roots.
+    let (root, outputs, inputs) = (node.root(), node.outputs().to_vec(), node.inputs().len());
+    drop(node);
+    let mut node = open(sp.clone())
+        .await
+        .expect("replay matches the stored roots");
+    assert_eq!(
+        (node.root(), node.outputs(), node.inputs().len()),
+        (root, &outputs[..], inputs)
     );
 
     // After the deadline anyone finalizes; the node claims the epoch.
