@@ -82,6 +82,24 @@ pub(crate) fn token_artifact() -> Option<PathBuf> {
     Some(artifact)
 }
 
+/// Builds the DApp binary and returns how to start it. The build selects the whole
+/// workspace with all targets, the same feature resolution as `cargo test --workspace`, so
+/// it reuses the test build's artifacts instead of compiling tract a second time.
+pub(crate) fn dapp() -> crucible_node::machine::DappCommand {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--workspace", "--all-targets"])
+        .current_dir(repo())
+        .status()
+        .unwrap();
+    assert!(status.success(), "building crucible-dapp failed");
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo().join("target"), PathBuf::from);
+    crucible_node::machine::DappCommand {
+        program: target.join("debug/crucible-dapp").into(),
+        args: vec![],
+    }
+}
+
 /// A provider signing with `key`, once anvil answers.
 pub(crate) async fn connect(
     anvil: &Anvil,

@@ -2,7 +2,7 @@
 //! child, the competition is finalized, the epoch is claimed on the Authority, and the
 //! winner executes the payout voucher on L1 with the node's proof.
 
-use crate::devnet_support::{connect, skipped, start_anvil, token_artifact};
+use crate::devnet_support::{connect, dapp, skipped, start_anvil, token_artifact};
 use alloy::{
     primitives::{Address, B256, Bytes, U256},
     providers::{Provider, ProviderBuilder},
@@ -11,7 +11,7 @@ use alloy::{
 };
 use crucible_node::{
     devnet::{self, IERC20, IERC20Portal, IInputBox},
-    machine::{DappCommand, HostMachine, MachineConfig},
+    machine::{HostMachine, MachineConfig},
     rollup_api::Status,
     runner::{IApplication, Runner},
     store::Store,
@@ -24,21 +24,6 @@ use std::path::PathBuf;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn dapp() -> DappCommand {
-    let status = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", "crucible-dapp"])
-        .current_dir(repo())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo().join("target"), PathBuf::from);
-    DappCommand {
-        program: target.join("debug/crucible-dapp").into(),
-        args: vec![],
-    }
 }
 
 async fn add(provider: &impl Provider, input_box: Address, app: Address, payload: Vec<u8>) {

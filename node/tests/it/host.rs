@@ -2,11 +2,12 @@
 //! rollup HTTP API exactly as inside a Cartesi machine, and the outputs are byte-identical
 //! to what crucible-core produces in process.
 
+use crate::devnet_support::dapp;
 use alloy_primitives::{Address, B256, Bytes, U256, address, hex};
 use alloy_sol_types::{SolCall, SolInterface};
 use crucible_core::{Output, State};
 use crucible_node::{
-    machine::{DappCommand, HostMachine, MachineConfig},
+    machine::{HostMachine, MachineConfig},
     merkle::{OutputsTree, root_from_proof},
     rollup_api::{RollupRequest, Status},
 };
@@ -15,31 +16,10 @@ use crucible_types::{
     abi::{ICrucible, ICrucibleOutputsCalls, Outputs},
     rollup::ERC20_PORTAL,
 };
-use std::{path::PathBuf, process::Command};
 
 const APP: Address = address!("0xab7528bb862fb57e8a2bcd567a2e929a0be56a5e");
 const TOKEN: Address = address!("0x5fbdb2315678afecb367f032d93f642f64180aa3");
 const ALICE: Address = address!("0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc");
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Builds the DApp binary (cargo is idempotent) and returns its path.
-fn dapp() -> DappCommand {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", "crucible-dapp"])
-        .current_dir(repo())
-        .status()
-        .unwrap();
-    assert!(status.success(), "building crucible-dapp failed");
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo().join("target"), PathBuf::from);
-    DappCommand {
-        program: target.join("debug/crucible-dapp").into(),
-        args: vec![],
-    }
-}
 
 fn meta(index: u64, sender: Address) -> AdvanceMeta {
     AdvanceMeta {
