@@ -92,7 +92,7 @@ impl HostMachine {
                         Ok(s) => format!("dapp exited with {s}"),
                         Err(e) => format!("dapp lost: {e}"),
                     };
-                    watcher_shared.fail_current(&why);
+                    watcher_shared.fail_current(why.clone().into_bytes());
                     let _ = exited_tx.send(Some(why));
                 }
                 _ = killed => {

@@ -119,8 +119,9 @@ impl Shared {
         self.finishes.subscribe()
     }
 
-    /// Ends the request in progress as an exception (the DApp died).
-    pub(crate) fn fail_current(&self, why: &str) {
+    /// Ends the request in progress as an exception carrying `payload` (an `/exception`
+    /// call, or the DApp's death).
+    pub(crate) fn fail_current(&self, payload: Vec<u8>) {
         let current = self
             .inner
             .lock()
@@ -129,7 +130,7 @@ impl Shared {
             .take();
         if let Some(c) = current {
             let _ = c.reply.send(RequestResult {
-                status: Status::Exception(why.as_bytes().to_vec()),
+                status: Status::Exception(payload),
                 outputs: c.outputs,
                 reports: c.reports,
             });
@@ -365,22 +366,9 @@ impl Shared {
     }
 
     fn exception(&self, body: &[u8]) -> Reply {
-        let payload = match parse::<PayloadBody>(body).and_then(|b| payload_hex(&b.payload)) {
-            Ok(p) => p,
+        match parse::<PayloadBody>(body).and_then(|b| payload_hex(&b.payload)) {
+            Ok(payload) => self.fail_current(payload),
             Err(why) => return bad(why),
-        };
-        let current = self
-            .inner
-            .lock()
-            .expect("rollup server lock")
-            .current
-            .take();
-        if let Some(c) = current {
-            let _ = c.reply.send(RequestResult {
-                status: Status::Exception(payload),
-                outputs: c.outputs,
-                reports: c.reports,
-            });
         }
         empty(StatusCode::ACCEPTED)
     }
