@@ -21,21 +21,11 @@ use crucible_node::{
 use crucible_types::{AdvanceMeta, Cid, abi::ICrucible};
 use std::{
     path::PathBuf,
-    process::{Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
 const INPUTS: usize = 300;
-
-/// Kills anvil however the benchmark ends.
-struct Reap(std::process::Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -75,30 +65,12 @@ async fn main() {
         args: vec![],
     };
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _anvil = Command::new(anvil_bin)
-        .args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--silent",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .map(Reap)
-        .unwrap();
+    let anvil = devnet::Anvil::spawn(&anvil_bin).unwrap();
+    anvil.wait_ready(Duration::from_secs(10)).await.unwrap();
     let key: PrivateKeySigner = devnet::ANVIL_KEYS[0].parse().unwrap();
     let provider = ProviderBuilder::new()
         .wallet(key.clone())
-        .connect_http(format!("http://127.0.0.1:{port}").parse().unwrap());
-    while provider.get_chain_id().await.is_err() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        .connect_http(anvil.url().parse().unwrap());
     let d = devnet::deploy(
         &provider,
         key.address(),

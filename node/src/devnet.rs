@@ -11,7 +11,11 @@ use alloy::{
     sol,
     sol_types::SolValue,
 };
-use std::path::Path;
+use std::{
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
 
 /// The CREATE2 proxy anvil pre-installs (Arachnid's deterministic deployer).
 pub const CREATE2_DEPLOYER: Address =
@@ -46,6 +50,68 @@ sol! {
         function approve(address spender, uint256 value) external returns (bool);
         function balanceOf(address account) external view returns (uint256);
         function transfer(address to, uint256 value) external returns (bool);
+    }
+}
+
+/// anvil as a child process on a free loopback port; killed when dropped.
+#[derive(Debug)]
+pub struct Anvil {
+    child: Child,
+    url: String,
+}
+
+impl Anvil {
+    /// Starts `binary` (anvil) on a free port of 127.0.0.1.
+    pub fn spawn(binary: &Path) -> Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = Command::new(binary)
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--silent",
+            ])
+            .stdout(Stdio::null())
+            .spawn()?;
+        Ok(Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        })
+    }
+
+    /// Its JSON-RPC URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Waits until anvil answers `eth_chainId`.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<()> {
+        let url = self
+            .url
+            .parse()
+            .map_err(|e| Error::Anvil(format!("{}: {e}", self.url)))?;
+        let provider = alloy::providers::ProviderBuilder::new().connect_http(url);
+        let started = Instant::now();
+        while provider.get_chain_id().await.is_err() {
+            if started.elapsed() > timeout {
+                return Err(Error::Anvil(format!(
+                    "no answer on {} within {timeout:?}",
+                    self.url
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

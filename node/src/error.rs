@@ -19,6 +19,9 @@ pub enum Error {
     /// A transaction reverted or deployed nothing.
     #[error("reverted: {0}")]
     Reverted(String),
+    /// anvil did not start or answer.
+    #[error("anvil: {0}")]
+    Anvil(String),
     /// A contract artifact is missing or malformed.
     #[error("artifact {0}")]
     Artifact(String),

@@ -4,7 +4,7 @@
 use crate::devnet_support::{connect, repo, skipped, start_anvil, token_artifact};
 use alloy::{
     primitives::{Address, U256, address},
-    providers::{Provider, ProviderBuilder},
+    providers::Provider,
     rpc::types::Filter,
     signers::local::PrivateKeySigner,
     sol_types::{SolCall, SolEvent},
@@ -67,9 +67,7 @@ async fn devnet_deploys_canonical_addresses_and_inputs_round_trip() {
     );
 
     // Alice adds an input; the owner deposits tokens with exec-layer data through the portal.
-    let alice_provider = ProviderBuilder::new()
-        .wallet(alice.clone())
-        .connect_http(anvil.url.parse().unwrap());
+    let alice_provider = connect(&anvil, &alice).await;
     IInputBox::new(d.input_box, &alice_provider)
         .addInput(d.application, vec![1, 2, 3].into())
         .send()

@@ -4,27 +4,11 @@ use alloy::{
     providers::{Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
-use std::{
-    path::PathBuf,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use crucible_node::devnet::Anvil;
+use std::{path::PathBuf, process::Command, time::Duration};
 
 pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// anvil as a child process, killed on drop.
-pub(crate) struct Anvil {
-    child: Child,
-    pub(crate) url: String,
-}
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Says why a test did not run, on the real stderr (libtest captures `println!`).
@@ -45,26 +29,7 @@ pub(crate) fn start_anvil() -> Option<Anvil> {
         skipped("anvil not found under node_modules (run npm ci)");
         return None;
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(bin)
-        .args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--silent",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("anvil starts");
-    Some(Anvil {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    })
+    Some(Anvil::spawn(&bin).expect("anvil starts"))
 }
 
 pub(crate) fn token_artifact() -> Option<PathBuf> {
@@ -105,14 +70,11 @@ pub(crate) async fn connect(
     anvil: &Anvil,
     key: &PrivateKeySigner,
 ) -> impl Provider + Clone + use<> {
-    let provider = ProviderBuilder::new()
+    anvil
+        .wait_ready(Duration::from_secs(10))
+        .await
+        .expect("anvil answers");
+    ProviderBuilder::new()
         .wallet(key.clone())
-        .connect_http(anvil.url.parse().unwrap());
-    for _ in 0..100 {
-        if provider.get_chain_id().await.is_ok() {
-            return provider;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("anvil did not answer on {}", anvil.url);
+        .connect_http(anvil.url().parse().unwrap())
 }

@@ -5,7 +5,7 @@
 use crate::devnet_support::{connect, dapp, skipped, start_anvil, token_artifact};
 use alloy::{
     primitives::{Address, B256, Bytes, U256},
-    providers::{Provider, ProviderBuilder},
+    providers::Provider,
     signers::local::PrivateKeySigner,
     sol_types::SolCall,
 };
@@ -73,9 +73,7 @@ async fn submission_to_payout_executed_on_l1() {
     let sponsor: PrivateKeySigner = devnet::ANVIL_KEYS[0].parse().unwrap();
     let alice: PrivateKeySigner = devnet::ANVIL_KEYS[1].parse().unwrap();
     let sp = connect(&anvil, &sponsor).await;
-    let al = ProviderBuilder::new()
-        .wallet(alice.clone())
-        .connect_http(anvil.url.parse().unwrap());
+    let al = connect(&anvil, &alice).await;
     let supply = U256::from(10u64).pow(U256::from(24u64));
     let d = devnet::deploy(
         &sp,
