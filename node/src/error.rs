@@ -38,6 +38,16 @@ pub enum Error {
         /// The root the fresh DApp produced.
         recomputed: alloy::primitives::B256,
     },
+    /// The chain holds a claim for an epoch with another root than the one this node computed.
+    #[error("claim for block {block} on chain has root {theirs}, this node computed {ours}")]
+    ClaimConflict {
+        /// The epoch's last block.
+        block: u64,
+        /// This node's root.
+        ours: alloy::primitives::B256,
+        /// The root on chain.
+        theirs: alloy::primitives::B256,
+    },
     /// The DApp did not reach its first `/finish` in time.
     #[error("the DApp did not call /finish within {0:?}")]
     NotReady(std::time::Duration),

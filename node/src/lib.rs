@@ -12,8 +12,15 @@ pub mod devnet;
 mod error;
 pub mod machine;
 pub mod merkle;
+pub mod query;
 pub mod rollup_api;
 pub mod runner;
+pub mod service;
 pub mod store;
 
 pub use error::{Error, Result};
+
+// Dependencies of the `crucible-node` binary only.
+use anyhow as _;
+use clap as _;
+use tracing_subscriber as _;

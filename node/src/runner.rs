@@ -9,7 +9,7 @@ use crate::{
     machine::HostMachine,
     merkle::OutputsTree,
     rollup_api::{RequestResult, RollupRequest, Status},
-    store::{Store, StoredInput},
+    store::{ChunkRef, ClaimRecord, Store, StoredInput},
 };
 use alloy::{
     primitives::{Address, B256, Bytes, U256},
@@ -18,7 +18,10 @@ use alloy::{
     sol,
     sol_types::{SolCall, SolEvent},
 };
-use crucible_types::{AdvanceMeta, abi::Inputs};
+use crucible_types::{
+    AdvanceMeta,
+    abi::{ICrucible, Inputs},
+};
 
 sol! {
     #[sol(rpc)]
@@ -26,6 +29,7 @@ sol! {
     interface IConsensus {
         function submitClaim(address appContract, uint256 lastProcessedBlockNumber, bytes32 outputsMerkleRoot) external;
         function getEpochLength() external view returns (uint256);
+        event ClaimSubmitted(address indexed submitter, address indexed appContract, uint256 lastProcessedBlockNumber, bytes32 outputsMerkleRoot);
     }
 
     /// Cartesi Rollups v2 output validity proof.
@@ -39,6 +43,8 @@ sol! {
     interface IApplication {
         function executeOutput(bytes calldata output, OutputValidityProof calldata proof) external;
         function wasOutputExecuted(uint256 outputIndex) external view returns (bool);
+        function getOutputsMerkleRootValidator() external view returns (address);
+        function getDeploymentBlockNumber() external view returns (uint256);
     }
 }
 
@@ -63,15 +69,7 @@ pub struct InputRecord {
 }
 
 /// A claim the node submitted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Claim {
-    /// The epoch's last block.
-    pub block: u64,
-    /// The outputs root after every input up to `block`.
-    pub root: B256,
-    /// Outputs in the tree at that point.
-    pub outputs: u64,
-}
+pub type Claim = ClaimRecord;
 
 /// The host-mode node for one application.
 #[derive(Debug)]
@@ -106,15 +104,7 @@ impl<P: Provider> Runner<P> {
         } else {
             store.next_block()?
         };
-        let claims = store
-            .claims()?
-            .into_iter()
-            .map(|(block, root, outputs)| Claim {
-                block,
-                root,
-                outputs,
-            })
-            .collect();
+        let claims = store.claims()?;
         let mut runner = Self {
             provider,
             app,
@@ -176,36 +166,29 @@ impl<P: Provider> Runner<P> {
 
     /// Runs one `EvmAdvance` blob through the DApp.
     async fn execute(&mut self, blob: &[u8]) -> Result<RequestResult> {
-        let input = Inputs::EvmAdvanceCall::abi_decode(blob)
-            .map_err(|e| Error::Reverted(format!("EvmAdvance: {e}")))?;
-        let index = u64::try_from(input.index).unwrap_or(u64::MAX);
-        if index != self.inputs.len() as u64 {
+        let (meta, payload) = decode_advance(blob)?;
+        if meta.input_index != self.inputs.len() as u64 {
             return Err(Error::Reverted(format!(
-                "input {index} arrived, expected {}",
+                "input {} arrived, expected {}",
+                meta.input_index,
                 self.inputs.len()
             )));
         }
-        let small = |v: U256| u64::try_from(v).unwrap_or(u64::MAX);
-        let meta = AdvanceMeta {
-            chain_id: small(input.chainId),
-            app_contract: input.appContract,
-            msg_sender: input.msgSender,
-            block_number: small(input.blockNumber),
-            block_timestamp: small(input.blockTimestamp),
-            prev_randao: B256::from(input.prevRandao),
-            input_index: index,
-        };
         let result = self
             .machine
-            .process(RollupRequest::Advance {
-                meta,
-                payload: input.payload.to_vec(),
-            })
+            .process(RollupRequest::Advance { meta, payload })
             .await?;
         if let Status::Exception(why) = &result.status {
             return Err(Error::DappDead(String::from_utf8_lossy(why).into_owned()));
         }
         Ok(result)
+    }
+
+    /// Runs an inspect query through the DApp (between inputs; nothing is kept).
+    pub async fn inspect(&mut self, payload: Vec<u8>) -> Result<RequestResult> {
+        self.machine
+            .process(RollupRequest::Inspect { payload })
+            .await
     }
 
     /// Adds a finished input's outputs to the tree (if accepted) and its record; returns the root.
@@ -239,6 +222,9 @@ impl<P: Provider> Runner<P> {
             Vec::new()
         };
         let (status, reports) = (result.status.clone(), result.reports.clone());
+        let chunk = (status == Status::Accepted)
+            .then(|| chunk_ref(index, blob))
+            .flatten();
         let root = self.apply(index, block, result);
         let stored = StoredInput {
             index,
@@ -251,7 +237,8 @@ impl<P: Provider> Runner<P> {
         };
         // The cursor stays at this input's block: a restart re-reads the block and skips
         // the inputs it already holds.
-        self.store.record(&stored, first_output, block)
+        self.store
+            .record(&stored, first_output, block, chunk.as_ref())
     }
 
     /// Inputs processed so far.
@@ -269,22 +256,71 @@ impl<P: Provider> Runner<P> {
         self.tree.root()
     }
 
-    /// Syncs up to `block` and claims the root there through `consensus` (the sender of
-    /// this runner's provider must be allowed to claim).
+    /// The first block not yet read.
+    pub const fn next_block(&self) -> u64 {
+        self.next_block
+    }
+
+    /// Claims so far, oldest first.
+    pub fn claims(&self) -> &[Claim] {
+        &self.claims
+    }
+
+    /// Outputs in the tree after every input up to and including `block`.
+    fn outputs_at(&self, block: u64) -> u64 {
+        self.inputs
+            .iter()
+            .rev()
+            .find(|i| i.block <= block)
+            .map_or(0, |i| i.first_output + i.outputs)
+    }
+
+    /// Claims through `consensus` the outputs root as of the end of `block` (an epoch's last
+    /// block, already read), records the claim and the proofs of the outputs it is the first
+    /// to cover. The sender of this runner's provider must own the consensus. If the chain
+    /// already holds this node's claim for `block` (a crash after sending it), that claim is
+    /// recorded instead; a claim there with another root is an error.
     pub async fn claim(&mut self, consensus: Address, block: u64) -> Result<Claim> {
-        self.sync(block).await?;
-        let root = self.tree.root();
-        IConsensus::new(consensus, &self.provider)
+        if block >= self.next_block {
+            return Err(Error::Reverted(format!(
+                "cannot claim block {block}: read only up to {}",
+                self.next_block.saturating_sub(1)
+            )));
+        }
+        let outputs = self.outputs_at(block);
+        let mut tree = self.tree.clone();
+        tree.truncate(outputs);
+        let root = tree.root();
+        let consensus_contract = IConsensus::new(consensus, &self.provider);
+        let tx = match consensus_contract
             .submitClaim(self.app, U256::from(block), root)
             .send()
-            .await?
-            .get_receipt()
-            .await?;
+            .await
+        {
+            Ok(pending) => Some(pending.get_receipt().await?.transaction_hash),
+            Err(e) => match claim_on_chain(&self.provider, consensus, self.app, block).await? {
+                Some((found, tx)) if found == root => tx,
+                Some((found, _)) => {
+                    return Err(Error::ClaimConflict {
+                        block,
+                        ours: root,
+                        theirs: found,
+                    });
+                }
+                None => return Err(e.into()),
+            },
+        };
         let claim = Claim {
             block,
             root,
-            outputs: self.tree.len(),
+            outputs,
+            tx,
         };
+        let from = self.claims.last().map_or(0, |c| c.outputs);
+        let proofs: Vec<(u64, Vec<B256>)> = (from..outputs)
+            .filter_map(|i| Some((i, tree.proof(i)?)))
+            .collect();
+        self.store.record_claim(&claim, &proofs)?;
         self.claims.push(claim);
         Ok(claim)
     }
@@ -305,4 +341,70 @@ impl<P: Provider> Runner<P> {
             },
         ))
     }
+}
+
+/// The root claimed on chain for this application at `block`, if any.
+async fn claim_on_chain(
+    provider: &impl Provider,
+    consensus: Address,
+    app: Address,
+    block: u64,
+) -> Result<Option<(B256, Option<B256>)>> {
+    let filter = Filter::new()
+        .address(consensus)
+        .event_signature(IConsensus::ClaimSubmitted::SIGNATURE_HASH)
+        .topic2(app.into_word())
+        .from_block(block + 1);
+    for log in provider.get_logs(&filter).await? {
+        let tx = log.transaction_hash;
+        let Ok(event) = log.log_decode::<IConsensus::ClaimSubmitted>() else {
+            continue;
+        };
+        let event = event.inner.data;
+        if event.lastProcessedBlockNumber == U256::from(block) {
+            return Ok(Some((event.outputsMerkleRoot, tx)));
+        }
+    }
+    Ok(None)
+}
+
+/// Decodes an `EvmAdvance` blob into the metadata and payload the DApp receives.
+pub fn decode_advance(blob: &[u8]) -> Result<(AdvanceMeta, Vec<u8>)> {
+    let input = Inputs::EvmAdvanceCall::abi_decode(blob)
+        .map_err(|e| Error::Reverted(format!("EvmAdvance: {e}")))?;
+    let small = |v: U256| u64::try_from(v).unwrap_or(u64::MAX);
+    let meta = AdvanceMeta {
+        chain_id: small(input.chainId),
+        app_contract: input.appContract,
+        msg_sender: input.msgSender,
+        block_number: small(input.blockNumber),
+        block_timestamp: small(input.blockTimestamp),
+        prev_randao: B256::from(input.prevRandao),
+        input_index: small(input.index),
+    };
+    Ok((meta, input.payload.to_vec()))
+}
+
+/// The chunk an accepted `putChunk` input carried, for the blob index.
+fn chunk_ref(input: u64, blob: &[u8]) -> Option<ChunkRef> {
+    let (meta, payload) = decode_advance(blob).ok()?;
+    let call = ICrucible::putChunkCall::abi_decode(&payload).ok()?;
+    Some(ChunkRef {
+        input,
+        digest: call.sha256Digest,
+        uploader: meta.msg_sender,
+        index: call.index,
+        count: call.count,
+    })
+}
+
+/// The data of chunk input `blob` (an `EvmAdvance` carrying `putChunk`).
+pub fn chunk_data(blob: &[u8]) -> Option<Vec<u8>> {
+    let (_, payload) = decode_advance(blob).ok()?;
+    Some(
+        ICrucible::putChunkCall::abi_decode(&payload)
+            .ok()?
+            .data
+            .to_vec(),
+    )
 }

@@ -1,15 +1,20 @@
 //! SQLite persistence of everything the node learnt: each input's raw `EvmAdvance` blob,
 //! how the DApp finished it, its outputs and reports, the outputs root after it, the
-//! claims, and the last block read. An input, its outputs, its reports and the block
-//! cursor are written in one transaction, so a crash never leaves half an input behind.
+//! claims with the proofs of the outputs they cover, an index of the blob chunks, and the
+//! last block read. An input, its outputs, its reports, its chunk entry and the block
+//! cursor are written in one transaction, so a crash never leaves half an input behind;
+//! a claim and its proofs are written in another.
+//!
+//! The query API reads the same file through its own connection (WAL: readers never wait
+//! for the writer).
 
 use crate::{Error, Result, rollup_api::Status};
-use alloy::primitives::B256;
+use alloy::primitives::{Address, B256};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 
 /// Schema version written to `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS inputs (
@@ -22,14 +27,18 @@ CREATE TABLE IF NOT EXISTS inputs (
     outputs INTEGER NOT NULL,
     root BLOB NOT NULL
 );
-CREATE TABLE IF NOT EXISTS outputs (idx INTEGER PRIMARY KEY, input_idx INTEGER NOT NULL, bytes BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS reports (input_idx INTEGER NOT NULL, seq INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY (input_idx, seq));
-CREATE TABLE IF NOT EXISTS claims (block INTEGER PRIMARY KEY, root BLOB NOT NULL, outputs INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS outputs (idx INTEGER PRIMARY KEY, input_idx INTEGER NOT NULL, bytes BLOB NOT NULL, siblings BLOB);
+CREATE INDEX IF NOT EXISTS outputs_by_input ON outputs (input_idx);
+CREATE TABLE IF NOT EXISTS reports (idx INTEGER PRIMARY KEY, input_idx INTEGER NOT NULL, bytes BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS reports_by_input ON reports (input_idx);
+CREATE TABLE IF NOT EXISTS claims (block INTEGER PRIMARY KEY, root BLOB NOT NULL, outputs INTEGER NOT NULL, tx BLOB);
+CREATE TABLE IF NOT EXISTS chunks (input_idx INTEGER PRIMARY KEY, digest BLOB NOT NULL, uploader BLOB NOT NULL, idx INTEGER NOT NULL, count INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_by_digest ON chunks (digest);
 CREATE TABLE IF NOT EXISTS cursor (id INTEGER PRIMARY KEY CHECK (id = 0), next_block INTEGER NOT NULL);
 ";
 
-/// An `inputs` row: index, block, blob, status, exception, root.
-type InputRow = (u64, u64, Vec<u8>, String, Option<Vec<u8>>, Vec<u8>);
+/// An `inputs` row as read back for replay: index, block, blob, status, exception, root.
+type ReplayRow = (u64, u64, Vec<u8>, String, Option<Vec<u8>>, Vec<u8>);
 
 /// One stored input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +59,75 @@ pub struct StoredInput {
     pub root: B256,
 }
 
+/// An accepted `putChunk` input, indexed for blob downloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkRef {
+    /// The input that carried it.
+    pub input: u64,
+    /// sha256 of the whole blob.
+    pub digest: B256,
+    /// Who sent it (uploads assemble per uploader).
+    pub uploader: Address,
+    /// Chunk index.
+    pub index: u32,
+    /// Chunks in the blob.
+    pub count: u32,
+}
+
+/// A claim the node submitted (or found on chain after a crash).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimRecord {
+    /// The epoch's last block (`lastProcessedBlockNumber`).
+    pub block: u64,
+    /// The outputs root after every input up to `block`.
+    pub root: B256,
+    /// Outputs in the tree at that point.
+    pub outputs: u64,
+    /// The `submitClaim` transaction, when known.
+    pub tx: Option<B256>,
+}
+
+/// An input as the query API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputRow {
+    /// Index in the input box.
+    pub index: u64,
+    /// L1 block.
+    pub block: u64,
+    /// The `EvmAdvance` blob.
+    pub blob: Vec<u8>,
+    /// How the DApp finished it.
+    pub status: Status,
+    /// Outputs it produced.
+    pub outputs: u64,
+    /// The outputs root after it.
+    pub root: B256,
+}
+
+/// An output as the query API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputRow {
+    /// Global output index.
+    pub index: u64,
+    /// The input that produced it.
+    pub input: u64,
+    /// Its rollup encoding.
+    pub bytes: Vec<u8>,
+    /// Its 63 siblings against the first claim that covers it, once claimed.
+    pub siblings: Option<Vec<B256>>,
+}
+
+/// A report as the query API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRow {
+    /// Global report index.
+    pub index: u64,
+    /// The input that produced it.
+    pub input: u64,
+    /// Its payload.
+    pub bytes: Vec<u8>,
+}
+
 /// The node's database.
 #[derive(Debug)]
 pub struct Store {
@@ -58,6 +136,31 @@ pub struct Store {
 
 fn sql(e: rusqlite::Error) -> Error {
     Error::Store(e.to_string())
+}
+
+const fn status_name(status: &Status) -> &'static str {
+    match status {
+        Status::Accepted => "accepted",
+        Status::Rejected => "rejected",
+        Status::Exception(_) => "exception",
+    }
+}
+
+fn status_from(name: &str, exception: Option<Vec<u8>>) -> Status {
+    match name {
+        "accepted" => Status::Accepted,
+        "rejected" => Status::Rejected,
+        _ => Status::Exception(exception.unwrap_or_default()),
+    }
+}
+
+fn siblings_from(bytes: &[u8]) -> Vec<B256> {
+    bytes.chunks_exact(32).map(B256::from_slice).collect()
+}
+
+/// SQLite integers are signed; every index the node stores fits.
+const fn int(v: u64) -> i64 {
+    v as i64
 }
 
 impl Store {
@@ -74,12 +177,14 @@ impl Store {
     fn init(conn: Connection) -> Result<Self> {
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
             .map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sql)?;
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(sql)?;
         if version != 0 && version != SCHEMA_VERSION {
             return Err(Error::Store(format!(
-                "database schema {version}, this node writes {SCHEMA_VERSION}"
+                "database schema {version}, this node writes {SCHEMA_VERSION}: start from a new database (the node rebuilds it from L1)"
             )));
         }
         conn.execute_batch(SCHEMA).map_err(sql)?;
@@ -88,39 +193,52 @@ impl Store {
         Ok(Self { conn })
     }
 
-    /// Writes one processed input and moves the block cursor, atomically.
+    /// Writes one processed input (and its chunk entry, if it is an accepted chunk upload)
+    /// and moves the block cursor, atomically.
     pub fn record(
         &mut self,
         input: &StoredInput,
         first_output: u64,
         next_block: u64,
+        chunk: Option<&ChunkRef>,
     ) -> Result<()> {
         let tx = self.conn.transaction().map_err(sql)?;
-        let (status, exception) = match &input.status {
-            Status::Accepted => ("accepted", None),
-            Status::Rejected => ("rejected", None),
-            Status::Exception(why) => ("exception", Some(why.clone())),
+        let exception = match &input.status {
+            Status::Exception(why) => Some(why.clone()),
+            _ => None,
         };
         tx.execute(
             "INSERT INTO inputs (idx, block, blob, status, exception, first_output, outputs, root) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![input.index as i64, input.block as i64, input.blob, status, exception, first_output as i64, input.outputs.len() as i64, input.root.as_slice()],
+            params![int(input.index), int(input.block), input.blob, status_name(&input.status), exception, int(first_output), input.outputs.len() as i64, input.root.as_slice()],
         )
         .map_err(sql)?;
         for (i, o) in input.outputs.iter().enumerate() {
             tx.execute(
                 "INSERT INTO outputs (idx, input_idx, bytes) VALUES (?1, ?2, ?3)",
-                params![(first_output + i as u64) as i64, input.index as i64, o],
+                params![int(first_output + i as u64), int(input.index), o],
             )
             .map_err(sql)?;
         }
+        let first_report: i64 = tx
+            .query_row("SELECT COALESCE(MAX(idx) + 1, 0) FROM reports", [], |r| {
+                r.get(0)
+            })
+            .map_err(sql)?;
         for (seq, r) in input.reports.iter().enumerate() {
             tx.execute(
-                "INSERT INTO reports (input_idx, seq, bytes) VALUES (?1, ?2, ?3)",
-                params![input.index as i64, seq as i64, r],
+                "INSERT INTO reports (idx, input_idx, bytes) VALUES (?1, ?2, ?3)",
+                params![first_report + seq as i64, int(input.index), r],
             )
             .map_err(sql)?;
         }
-        tx.execute("INSERT INTO cursor (id, next_block) VALUES (0, ?1) ON CONFLICT(id) DO UPDATE SET next_block = excluded.next_block", params![next_block as i64])
+        if let Some(c) = chunk {
+            tx.execute(
+                "INSERT INTO chunks (input_idx, digest, uploader, idx, count) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![int(c.input), c.digest.as_slice(), c.uploader.as_slice(), c.index, c.count],
+            )
+            .map_err(sql)?;
+        }
+        tx.execute("INSERT INTO cursor (id, next_block) VALUES (0, ?1) ON CONFLICT(id) DO UPDATE SET next_block = excluded.next_block", params![int(next_block)])
             .map_err(sql)?;
         tx.commit().map_err(sql)
     }
@@ -128,7 +246,7 @@ impl Store {
     /// Moves the block cursor past blocks that held no input.
     pub fn set_next_block(&mut self, next_block: u64) -> Result<()> {
         self.conn
-            .execute("INSERT INTO cursor (id, next_block) VALUES (0, ?1) ON CONFLICT(id) DO UPDATE SET next_block = excluded.next_block", params![next_block as i64])
+            .execute("INSERT INTO cursor (id, next_block) VALUES (0, ?1) ON CONFLICT(id) DO UPDATE SET next_block = excluded.next_block", params![int(next_block)])
             .map(|_| ())
             .map_err(sql)
     }
@@ -145,42 +263,58 @@ impl Store {
         Ok(v.unwrap_or(0) as u64)
     }
 
-    /// Records a claim.
-    pub fn record_claim(&self, block: u64, root: B256, outputs: u64) -> Result<()> {
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO claims (block, root, outputs) VALUES (?1, ?2, ?3)",
-                params![block as i64, root.as_slice(), outputs as i64],
+    /// Records a claim and the siblings of the outputs it is the first to cover, atomically.
+    pub fn record_claim(&mut self, claim: &ClaimRecord, proofs: &[(u64, Vec<B256>)]) -> Result<()> {
+        let tx = self.conn.transaction().map_err(sql)?;
+        tx.execute(
+            "INSERT INTO claims (block, root, outputs, tx) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                int(claim.block),
+                claim.root.as_slice(),
+                int(claim.outputs),
+                claim.tx.as_ref().map(|t| t.to_vec())
+            ],
+        )
+        .map_err(sql)?;
+        for (index, siblings) in proofs {
+            let bytes: Vec<u8> = siblings.iter().flat_map(|s| s.0).collect();
+            tx.execute(
+                "UPDATE outputs SET siblings = ?2 WHERE idx = ?1",
+                params![int(*index), bytes],
             )
-            .map(|_| ())
-            .map_err(sql)
+            .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)
     }
 
-    /// Every claim, oldest first: (block, root, outputs).
-    pub fn claims(&self) -> Result<Vec<(u64, B256, u64)>> {
+    /// Every claim, oldest first.
+    pub fn claims(&self) -> Result<Vec<ClaimRecord>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT block, root, outputs FROM claims ORDER BY block")
+            .prepare("SELECT block, root, outputs, tx FROM claims ORDER BY block")
             .map_err(sql)?;
         let rows = stmt
             .query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)? as u64,
-                    B256::from_slice(&r.get::<_, Vec<u8>>(1)?),
-                    r.get::<_, i64>(2)? as u64,
-                ))
+                Ok(ClaimRecord {
+                    block: r.get::<_, i64>(0)? as u64,
+                    root: B256::from_slice(&r.get::<_, Vec<u8>>(1)?),
+                    outputs: r.get::<_, i64>(2)? as u64,
+                    tx: r
+                        .get::<_, Option<Vec<u8>>>(3)?
+                        .map(|t| B256::from_slice(&t)),
+                })
             })
             .map_err(sql)?;
         rows.collect::<Result<_, _>>().map_err(sql)
     }
 
-    /// Every stored input with its outputs and reports, in index order.
+    /// Every stored input with its outputs and reports, in index order (for replay).
     pub fn inputs(&self) -> Result<Vec<StoredInput>> {
         let mut stmt = self
             .conn
             .prepare("SELECT idx, block, blob, status, exception, root FROM inputs ORDER BY idx")
             .map_err(sql)?;
-        let rows: Vec<InputRow> = stmt
+        let rows: Vec<ReplayRow> = stmt
             .query_map([], |r| {
                 Ok((
                     r.get::<_, i64>(0)? as u64,
@@ -200,22 +334,17 @@ impl Store {
             .map_err(sql)?;
         let mut rep_stmt = self
             .conn
-            .prepare("SELECT bytes FROM reports WHERE input_idx = ?1 ORDER BY seq")
+            .prepare("SELECT bytes FROM reports WHERE input_idx = ?1 ORDER BY idx")
             .map_err(sql)?;
         let mut inputs = Vec::with_capacity(rows.len());
         for (index, block, blob, status, exception, root) in rows {
-            let status = match status.as_str() {
-                "accepted" => Status::Accepted,
-                "rejected" => Status::Rejected,
-                _ => Status::Exception(exception.unwrap_or_default()),
-            };
             let outputs = out_stmt
-                .query_map([index as i64], |r| r.get(0))
+                .query_map([int(index)], |r| r.get(0))
                 .map_err(sql)?
                 .collect::<Result<_, _>>()
                 .map_err(sql)?;
             let reports = rep_stmt
-                .query_map([index as i64], |r| r.get(0))
+                .query_map([int(index)], |r| r.get(0))
                 .map_err(sql)?
                 .collect::<Result<_, _>>()
                 .map_err(sql)?;
@@ -223,13 +352,191 @@ impl Store {
                 index,
                 block,
                 blob,
-                status,
+                status: status_from(&status, exception),
                 outputs,
                 reports,
                 root: B256::from_slice(&root),
             });
         }
         Ok(inputs)
+    }
+
+    fn count(&self, query: &str, input: Option<u64>) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .query_row(query, [input.map(int)], |r| r.get(0))
+            .map_err(sql)?;
+        Ok(n as u64)
+    }
+
+    /// Inputs processed so far.
+    pub fn input_count(&self) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM inputs", [], |r| r.get(0))
+            .map_err(sql)?;
+        Ok(n as u64)
+    }
+
+    /// Inputs `offset..offset + limit`, in index order, and the total.
+    pub fn list_inputs(&self, offset: u64, limit: u64) -> Result<(Vec<InputRow>, u64)> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT idx, block, blob, status, exception, outputs, root FROM inputs ORDER BY idx LIMIT ?1 OFFSET ?2")
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map(params![int(limit), int(offset)], |r| {
+                Ok(InputRow {
+                    index: r.get::<_, i64>(0)? as u64,
+                    block: r.get::<_, i64>(1)? as u64,
+                    blob: r.get(2)?,
+                    status: status_from(&r.get::<_, String>(3)?, r.get(4)?),
+                    outputs: r.get::<_, i64>(5)? as u64,
+                    root: B256::from_slice(&r.get::<_, Vec<u8>>(6)?),
+                })
+            })
+            .map_err(sql)?
+            .collect::<Result<_, _>>()
+            .map_err(sql)?;
+        Ok((rows, self.input_count()?))
+    }
+
+    /// Input `index`, if processed.
+    pub fn input(&self, index: u64) -> Result<Option<InputRow>> {
+        let (rows, _) = self.list_inputs(index, 1)?;
+        Ok(rows.into_iter().next().filter(|r| r.index == index))
+    }
+
+    /// Outputs `offset..offset + limit` (of one input, if given), in index order, and the total.
+    pub fn list_outputs(
+        &self,
+        input: Option<u64>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<OutputRow>, u64)> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT idx, input_idx, bytes, siblings FROM outputs WHERE ?1 IS NULL OR input_idx = ?1 ORDER BY idx LIMIT ?2 OFFSET ?3")
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map(params![input.map(int), int(limit), int(offset)], |r| {
+                Ok(OutputRow {
+                    index: r.get::<_, i64>(0)? as u64,
+                    input: r.get::<_, i64>(1)? as u64,
+                    bytes: r.get(2)?,
+                    siblings: r.get::<_, Option<Vec<u8>>>(3)?.map(|b| siblings_from(&b)),
+                })
+            })
+            .map_err(sql)?
+            .collect::<Result<_, _>>()
+            .map_err(sql)?;
+        let total = self.count(
+            "SELECT COUNT(*) FROM outputs WHERE ?1 IS NULL OR input_idx = ?1",
+            input,
+        )?;
+        Ok((rows, total))
+    }
+
+    /// Output `index`, if any.
+    pub fn output(&self, index: u64) -> Result<Option<OutputRow>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT idx, input_idx, bytes, siblings FROM outputs WHERE idx = ?1")
+            .map_err(sql)?;
+        stmt.query_row([int(index)], |r| {
+            Ok(OutputRow {
+                index: r.get::<_, i64>(0)? as u64,
+                input: r.get::<_, i64>(1)? as u64,
+                bytes: r.get(2)?,
+                siblings: r.get::<_, Option<Vec<u8>>>(3)?.map(|b| siblings_from(&b)),
+            })
+        })
+        .optional()
+        .map_err(sql)
+    }
+
+    /// Reports `offset..offset + limit` (of one input, if given), in index order, and the total.
+    pub fn list_reports(
+        &self,
+        input: Option<u64>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<ReportRow>, u64)> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT idx, input_idx, bytes FROM reports WHERE ?1 IS NULL OR input_idx = ?1 ORDER BY idx LIMIT ?2 OFFSET ?3")
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map(params![input.map(int), int(limit), int(offset)], |r| {
+                Ok(ReportRow {
+                    index: r.get::<_, i64>(0)? as u64,
+                    input: r.get::<_, i64>(1)? as u64,
+                    bytes: r.get(2)?,
+                })
+            })
+            .map_err(sql)?
+            .collect::<Result<_, _>>()
+            .map_err(sql)?;
+        let total = self.count(
+            "SELECT COUNT(*) FROM reports WHERE ?1 IS NULL OR input_idx = ?1",
+            input,
+        )?;
+        Ok((rows, total))
+    }
+
+    /// Report `index`, if any.
+    pub fn report(&self, index: u64) -> Result<Option<ReportRow>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT idx, input_idx, bytes FROM reports WHERE idx = ?1")
+            .map_err(sql)?;
+        stmt.query_row([int(index)], |r| {
+            Ok(ReportRow {
+                index: r.get::<_, i64>(0)? as u64,
+                input: r.get::<_, i64>(1)? as u64,
+                bytes: r.get(2)?,
+            })
+        })
+        .optional()
+        .map_err(sql)
+    }
+
+    /// Inputs per epoch of `epoch_length` blocks, for the epochs that hold any, oldest first.
+    pub fn epoch_input_counts(&self, epoch_length: u64) -> Result<Vec<(u64, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT block / ?1, COUNT(*) FROM inputs GROUP BY 1 ORDER BY 1")
+            .map_err(sql)?;
+        stmt.query_map([int(epoch_length.max(1))], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+        })
+        .map_err(sql)?
+        .collect::<Result<_, _>>()
+        .map_err(sql)
+    }
+
+    /// Every accepted chunk of the blob with sha256 `digest`, with the input that carried it,
+    /// in input order.
+    pub fn chunks(&self, digest: &B256) -> Result<Vec<(ChunkRef, Vec<u8>)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT c.input_idx, c.uploader, c.idx, c.count, i.blob FROM chunks c JOIN inputs i ON i.idx = c.input_idx WHERE c.digest = ?1 ORDER BY c.input_idx")
+            .map_err(sql)?;
+        stmt.query_map([digest.as_slice()], |r| {
+            Ok((
+                ChunkRef {
+                    input: r.get::<_, i64>(0)? as u64,
+                    digest: *digest,
+                    uploader: Address::from_slice(&r.get::<_, Vec<u8>>(1)?),
+                    index: r.get(2)?,
+                    count: r.get(3)?,
+                },
+                r.get(4)?,
+            ))
+        })
+        .map_err(sql)?
+        .collect::<Result<_, _>>()
+        .map_err(sql)
     }
 }
 
@@ -262,15 +569,56 @@ mod tests {
             reports: vec![b"no".to_vec()],
             root: B256::repeat_byte(1),
         };
-        store.record(&accepted, 0, 7).unwrap();
-        store.record(&rejected, 2, 9).unwrap();
+        let chunk = ChunkRef {
+            input: 0,
+            digest: B256::repeat_byte(5),
+            uploader: Address::repeat_byte(6),
+            index: 0,
+            count: 1,
+        };
+        store.record(&accepted, 0, 7, Some(&chunk)).unwrap();
+        store.record(&rejected, 2, 9, None).unwrap();
         store.set_next_block(12).unwrap();
-        store.record_claim(11, B256::repeat_byte(2), 2).unwrap();
+        let claim = ClaimRecord {
+            block: 11,
+            root: B256::repeat_byte(2),
+            outputs: 2,
+            tx: Some(B256::repeat_byte(3)),
+        };
+        let siblings = vec![B256::repeat_byte(4); 63];
+        store
+            .record_claim(&claim, &[(1, siblings.clone())])
+            .unwrap();
         assert_eq!(store.inputs().unwrap(), vec![accepted.clone(), rejected]);
         assert_eq!(store.next_block().unwrap(), 12);
-        assert_eq!(store.claims().unwrap(), vec![(11, B256::repeat_byte(2), 2)]);
+        assert_eq!(store.claims().unwrap(), vec![claim]);
         // The same input index twice is refused, and nothing of it is written.
-        assert!(store.record(&accepted, 2, 13).is_err());
+        assert!(store.record(&accepted, 2, 13, None).is_err());
         assert_eq!(store.next_block().unwrap(), 12);
+
+        // What the query API reads.
+        assert_eq!(store.input_count().unwrap(), 2);
+        let (inputs, total) = store.list_inputs(1, 10).unwrap();
+        assert_eq!(
+            (inputs.len(), total, inputs[0].status.clone()),
+            (1, 2, Status::Rejected)
+        );
+        assert_eq!(store.input(0).unwrap().unwrap().outputs, 2);
+        assert!(store.input(2).unwrap().is_none());
+        let (outputs, total) = store.list_outputs(Some(0), 0, 10).unwrap();
+        assert_eq!((outputs.len(), total), (2, 2));
+        assert_eq!(outputs[0].siblings, None);
+        assert_eq!(store.output(1).unwrap().unwrap().siblings, Some(siblings));
+        assert!(store.output(2).unwrap().is_none());
+        let (reports, total) = store.list_reports(None, 0, 10).unwrap();
+        assert_eq!(
+            (reports[1].index, reports[1].input, total),
+            (1, 1, 2),
+            "report indices are global"
+        );
+        assert_eq!(store.report(1).unwrap().unwrap().bytes, b"no");
+        let chunks = store.chunks(&chunk.digest).unwrap();
+        assert_eq!(chunks, vec![(chunk, vec![1, 2])]);
+        assert!(store.chunks(&B256::ZERO).unwrap().is_empty());
     }
 }

@@ -237,6 +237,7 @@ async fn submission_to_payout_executed_on_l1() {
     )
     .await;
     let head = sp.get_block_number().await.unwrap();
+    node.sync(head).await.unwrap();
     let claim = node.claim(d.authority, head).await.unwrap();
     assert_eq!(claim.root, node.root());
     let voucher_index = node

@@ -1,0 +1,260 @@
+//! The long-running node: replays its database into a fresh DApp, then polls L1, feeds
+//! new inputs once they have `confirmations` blocks on top, claims every epoch that holds
+//! inputs once the chain has moved past its last block, answers inspect queries between
+//! inputs, and serves the query API ([`crate::query`]).
+
+use crate::{
+    Error, Result,
+    machine::{DappCommand, HostMachine, MachineConfig},
+    query::{self, InspectJob, QueryConfig},
+    runner::{IApplication, IConsensus, Runner},
+    store::Store,
+};
+use alloy::{
+    primitives::Address,
+    providers::{DynProvider, Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+use tokio::{
+    net::TcpListener,
+    sync::{mpsc, oneshot},
+};
+
+/// Everything the node needs to run.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// L1 JSON-RPC endpoint.
+    pub rpc: String,
+    /// The application contract.
+    pub app: Address,
+    /// The InputBox.
+    pub input_box: Address,
+    /// The key that owns the application's Authority; without it the node only follows
+    /// (no claims, hence no proofs).
+    pub claimer: Option<PrivateKeySigner>,
+    /// The SQLite database.
+    pub db: PathBuf,
+    /// How to start the DApp.
+    pub dapp: DappCommand,
+    /// Rollup API settings for the DApp child.
+    pub machine: MachineConfig,
+    /// Address of the query API (`127.0.0.1:0` picks a free port).
+    pub http: SocketAddr,
+    /// Blocks an input must have on top before it is processed.
+    pub confirmations: u64,
+    /// How often to poll L1.
+    pub poll: Duration,
+    /// First block to read for a new database; by default the application's deployment
+    /// block.
+    pub from_block: Option<u64>,
+}
+
+/// A started node.
+#[derive(Debug)]
+pub struct Node {
+    http: SocketAddr,
+    done: oneshot::Receiver<Result<()>>,
+    stop: Option<oneshot::Sender<()>>,
+    /// How long the replay of the stored inputs took, and how many there were.
+    pub replay: (Duration, u64),
+}
+
+impl Node {
+    /// The query API's address.
+    pub const fn http_addr(&self) -> SocketAddr {
+        self.http
+    }
+
+    /// Waits until the node stops: `Ok` after [`Node::stop`], the error that stopped it
+    /// otherwise.
+    pub async fn wait(&mut self) -> Result<()> {
+        (&mut self.done)
+            .await
+            .unwrap_or_else(|_| Err(Error::Store("the node task vanished".into())))
+    }
+
+    /// Asks the node to stop after the current step.
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts the node: connects to L1, reads the application's consensus and epoch length,
+/// replays the database into a fresh DApp (a divergence is an error), binds the query API
+/// and spawns the main loop.
+pub async fn start(config: NodeConfig) -> Result<Node> {
+    let url = config
+        .rpc
+        .parse()
+        .map_err(|e| Error::Anvil(format!("bad RPC URL {}: {e}", config.rpc)))?;
+    let provider: DynProvider = match &config.claimer {
+        Some(key) => ProviderBuilder::new()
+            .wallet(key.clone())
+            .connect_http(url)
+            .erased(),
+        None => ProviderBuilder::new().connect_http(url).erased(),
+    };
+    let chain_id = provider.get_chain_id().await?;
+    let application = IApplication::new(config.app, &provider);
+    let consensus = application
+        .getOutputsMerkleRootValidator()
+        .call()
+        .await
+        .map_err(|e| {
+            Error::Reverted(format!(
+                "{} does not answer as a Cartesi application: {e}",
+                config.app
+            ))
+        })?;
+    let epoch_length = u64::try_from(
+        IConsensus::new(consensus, &provider)
+            .getEpochLength()
+            .call()
+            .await?,
+    )
+    .unwrap_or(u64::MAX)
+    .max(1);
+    let from_block = match config.from_block {
+        Some(b) => b,
+        None => u64::try_from(application.getDeploymentBlockNumber().call().await?).unwrap_or(0),
+    };
+
+    let store = Store::open(&config.db)?;
+    let mut machine_config = config.machine.clone();
+    machine_config.accepted_outputs = 0;
+    let machine = HostMachine::start(&config.dapp, machine_config).await?;
+    let started = Instant::now();
+    let runner = Runner::open(
+        provider.clone(),
+        config.app,
+        config.input_box,
+        machine,
+        store,
+        from_block,
+    )
+    .await?;
+    let replay = (started.elapsed(), runner.inputs().len() as u64);
+
+    let listener = TcpListener::bind(config.http).await?;
+    let http = listener.local_addr()?;
+    let (inspect_tx, inspect_rx) = mpsc::channel(16);
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let (done_tx, done) = oneshot::channel();
+    let (stop_http, http_stopped) = oneshot::channel::<()>();
+    tokio::spawn(query::serve(
+        listener,
+        QueryConfig {
+            app: config.app,
+            chain_id,
+            epoch_length,
+        },
+        Store::open(&config.db)?,
+        inspect_tx,
+        async move {
+            let _ = http_stopped.await;
+        },
+    ));
+    let main = MainLoop {
+        runner,
+        provider,
+        consensus,
+        epoch_length,
+        claims: config.claimer.is_some(),
+        confirmations: config.confirmations,
+        poll: config.poll,
+    };
+    tokio::spawn(async move {
+        let result = main.run(inspect_rx, stop_rx).await;
+        let _ = stop_http.send(());
+        let _ = done_tx.send(result);
+    });
+    Ok(Node {
+        http,
+        done,
+        stop: Some(stop_tx),
+        replay,
+    })
+}
+
+struct MainLoop {
+    runner: Runner<DynProvider>,
+    provider: DynProvider,
+    consensus: Address,
+    epoch_length: u64,
+    claims: bool,
+    confirmations: u64,
+    poll: Duration,
+}
+
+/// Errors that a later poll may not see again (the L1 endpoint hiccuped).
+const fn transient(e: &Error) -> bool {
+    matches!(e, Error::Rpc(_) | Error::PendingTx(_) | Error::Contract(_))
+}
+
+impl MainLoop {
+    async fn run(
+        mut self,
+        mut inspects: mpsc::Receiver<InspectJob>,
+        stop: impl Future<Output = Result<(), oneshot::error::RecvError>>,
+    ) -> Result<()> {
+        tokio::pin!(stop);
+        let mut tick = tokio::time::interval(self.poll);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut stop => return Ok(()),
+                Some(job) = inspects.recv() => {
+                    let processed = self.runner.inputs().len() as u64;
+                    let answer = self.runner.inspect(job.payload).await;
+                    let dead = matches!(answer, Err(Error::DappDead(_)));
+                    let _ = job.reply.send(answer.map(|r| (r, processed)));
+                    if dead {
+                        return Err(Error::DappDead("during an inspect".into()));
+                    }
+                }
+                _ = tick.tick() => match self.step().await {
+                    Ok(()) => {}
+                    Err(e) if transient(&e) => tracing::warn!("L1: {e} (retrying)"),
+                    Err(e) => return Err(e),
+                },
+            }
+        }
+    }
+
+    /// Reads and processes every confirmed input, then claims the epochs that are over.
+    async fn step(&mut self) -> Result<()> {
+        let latest = self.provider.get_block_number().await?;
+        let safe = latest.saturating_sub(self.confirmations);
+        self.runner.sync(safe).await?;
+        if !self.claims {
+            return Ok(());
+        }
+        let last_claimed = self.runner.claims().last().map(|c| c.block);
+        let mut ends: Vec<u64> = self
+            .runner
+            .inputs()
+            .iter()
+            .filter(|i| last_claimed.is_none_or(|c| i.block > c))
+            .map(|i| (i.block / self.epoch_length + 1) * self.epoch_length - 1)
+            .collect();
+        ends.dedup();
+        for end in ends {
+            // Every input of the epoch must have been read (which also puts the chain past
+            // the epoch's last block, as the Authority requires).
+            if end >= self.runner.next_block() {
+                break;
+            }
+            self.runner.claim(self.consensus, end).await?;
+        }
+        Ok(())
+    }
+}

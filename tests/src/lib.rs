@@ -1,0 +1,324 @@
+//! Harness for the end-to-end tests: the workspace's binaries, anvil, and `crucible-node`
+//! as a child process (started, killed with SIGKILL or stopped with SIGTERM, restarted)
+//! with a client for its query API.
+
+use alloy::{
+    providers::{Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+};
+use crucible_node::devnet::Anvil;
+use serde_json::{Value, json};
+use std::{
+    io::{BufRead, BufReader, Write},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{OnceLock, mpsc},
+    time::{Duration, Instant},
+};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Says why a test did not run, on the real stderr (libtest captures `println!`).
+pub fn skipped(why: &str) {
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
+}
+
+/// A tool installed by `npm ci` (anvil, forge).
+pub fn tool(name: &str) -> Option<PathBuf> {
+    let p = repo().join(format!(
+        "node_modules/@foundry-rs/{name}-linux-amd64/bin/{name}"
+    ));
+    p.exists().then_some(p)
+}
+
+/// The workspace binaries the tests run.
+#[derive(Debug, Clone)]
+pub struct Bins {
+    /// `crucible-node`.
+    pub node: PathBuf,
+    /// `crucible-dapp`.
+    pub dapp: PathBuf,
+    /// `crucible` (the CLI).
+    pub cli: PathBuf,
+}
+
+/// Builds the workspace's binaries once per test process. The build selects the whole
+/// workspace with all targets, the feature resolution of `cargo test --workspace`, so it
+/// reuses the test build's artifacts.
+pub fn bins() -> &'static Bins {
+    static BINS: OnceLock<Bins> = OnceLock::new();
+    BINS.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--workspace", "--all-targets"])
+            .current_dir(repo())
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the workspace binaries failed");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| repo().join("target"), PathBuf::from)
+            .join("debug");
+        Bins {
+            node: target.join("crucible-node"),
+            dapp: target.join("crucible-dapp"),
+            cli: target.join("crucible"),
+        }
+    })
+}
+
+/// anvil from `node_modules`, or `None` after printing why the test is skipped.
+pub fn start_anvil() -> Option<Anvil> {
+    let Some(bin) = tool("anvil") else {
+        skipped("anvil not found under node_modules (run npm ci)");
+        return None;
+    };
+    Some(Anvil::spawn(&bin).expect("anvil starts"))
+}
+
+/// The reward token's forge artifact, built with forge from `node_modules` if missing.
+pub fn token_artifact() -> Option<PathBuf> {
+    let artifact = repo().join("contracts/out/RewardToken.sol/RewardToken.json");
+    if !artifact.exists() {
+        let Some(forge) = tool("forge") else {
+            skipped("forge not found under node_modules (run npm ci)");
+            return None;
+        };
+        let status = Command::new(forge)
+            .args(["build", "--use"])
+            .arg(repo().join("contracts/solc-wrap.js"))
+            .current_dir(repo().join("contracts"))
+            .status()
+            .expect("forge runs");
+        assert!(status.success(), "forge build failed");
+    }
+    Some(artifact)
+}
+
+/// A provider signing with `key`, once anvil answers.
+pub async fn connect(anvil: &Anvil, key: &PrivateKeySigner) -> impl Provider + Clone + use<> {
+    anvil
+        .wait_ready(Duration::from_secs(10))
+        .await
+        .expect("anvil answers");
+    ProviderBuilder::new()
+        .wallet(key.clone())
+        .connect_http(anvil.url().parse().expect("anvil URL"))
+}
+
+/// Runs `program args` and parses its stdout as one JSON document; panics with its
+/// stderr if it fails.
+pub fn run_json(program: &Path, args: &[&str]) -> Value {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("the command starts");
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed: {}",
+        program.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{} printed no JSON ({e}): {}",
+            program.display(),
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// What `crucible-node run` needs.
+#[derive(Debug, Clone)]
+pub struct NodeArgs {
+    /// L1 endpoint.
+    pub rpc: String,
+    /// Application address.
+    pub app: String,
+    /// Claimer key.
+    pub key: String,
+    /// Database path.
+    pub db: PathBuf,
+}
+
+/// `crucible-node run` as a child process; SIGKILLed when dropped.
+#[derive(Debug)]
+pub struct NodeProcess {
+    child: Child,
+    /// Base URL of its query API.
+    pub url: String,
+    /// Inputs it replayed from its database at start.
+    pub replayed: u64,
+    client: reqwest::Client,
+}
+
+impl NodeProcess {
+    /// Starts the node with the workspace's DApp and waits for its ready line.
+    pub fn start(args: &NodeArgs) -> Self {
+        let bins = bins();
+        let mut child = Command::new(&bins.node)
+            .arg("run")
+            .args(["--rpc", &args.rpc, "--app", &args.app, "--key", &args.key])
+            .arg("--db")
+            .arg(&args.db)
+            .args(["--http", "127.0.0.1:0", "--poll-ms", "50", "--"])
+            .arg(&bins.dapp)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("crucible-node starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("crucible-node printed its ready line");
+        let ready: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+            let status = child.try_wait();
+            panic!("crucible-node did not start ({e}, {status:?}): {line:?}")
+        });
+        Self {
+            child,
+            url: ready["http"].as_str().expect("http").to_string(),
+            replayed: ready["replayed_inputs"].as_u64().expect("replayed_inputs"),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// The node's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `kill -9`: no chance to clean up.
+    pub fn kill9(mut self) {
+        self.child.kill().expect("SIGKILL");
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        self.child.wait().expect("the node exits")
+    }
+
+    /// One JSON-RPC call; returns `result`, or panics with the error.
+    pub async fn rpc(&self, method: &str, params: Value) -> Value {
+        let answer = self.rpc_raw(method, params).await;
+        match answer.get("result") {
+            Some(r) => r.clone(),
+            None => panic!("{method} failed: {answer}"),
+        }
+    }
+
+    /// One JSON-RPC call; the whole answer.
+    pub async fn rpc_raw(&self, method: &str, params: Value) -> Value {
+        self.client
+            .post(format!("{}/rpc", self.url))
+            .json(&json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }))
+            .send()
+            .await
+            .expect("the node answers")
+            .json()
+            .await
+            .expect("JSON-RPC answer")
+    }
+
+    /// `GET path` → status and body.
+    pub async fn get(&self, path: &str) -> (u16, Vec<u8>) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("the node answers");
+        (r.status().as_u16(), r.bytes().await.expect("body").to_vec())
+    }
+
+    /// `POST path` with a raw body → status and JSON.
+    pub async fn post(&self, path: &str, body: Vec<u8>) -> (u16, Value) {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .body(body)
+            .send()
+            .await
+            .expect("the node answers");
+        let status = r.status().as_u16();
+        let text = r.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Waits until the node has processed `n` inputs.
+    pub async fn wait_processed(&self, app: &str, n: u64) {
+        let started = Instant::now();
+        loop {
+            let count = self
+                .rpc(
+                    "cartesi_getProcessedInputCount",
+                    json!({ "application": app }),
+                )
+                .await;
+            let count = hex_u64(&count["data"]);
+            if count >= n {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(300),
+                "the node processed {count} of {n} inputs in 300 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Every item of a `cartesi_list*` method, following the pagination.
+    pub async fn list_all(&self, method: &str, app: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        loop {
+            let page = self
+                .rpc(
+                    method,
+                    json!({ "application": app, "offset": items.len(), "limit": 100 }),
+                )
+                .await;
+            let data = page["data"].as_array().expect("data").clone();
+            let total = page["pagination"]["total_count"].as_u64().expect("total");
+            items.extend(data);
+            if items.len() as u64 >= total {
+                return items;
+            }
+        }
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `0x` hex quantity.
+pub fn hex_u64(v: &Value) -> u64 {
+    let s = v
+        .as_str()
+        .unwrap_or_else(|| panic!("not a hex string: {v}"));
+    u64::from_str_radix(s.trim_start_matches("0x"), 16).expect("hex quantity")
+}
+
+/// `0x` hex bytes.
+pub fn hex_bytes(v: &Value) -> Vec<u8> {
+    alloy::primitives::hex::decode(v.as_str().expect("hex string")).expect("hex bytes")
+}
