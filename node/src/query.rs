@@ -629,3 +629,215 @@ fn epochs(store: &Store, epoch_length: u64) -> Result<Vec<Value>, RpcError> {
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoredInput;
+    use alloy::primitives::U256;
+    use crucible_types::abi::{ICrucible, Inputs};
+
+    const APP: Address = Address::repeat_byte(0xaa);
+
+    /// An `EvmAdvance` blob for input `index` from `sender`.
+    fn advance(index: u64, sender: Address, payload: Vec<u8>) -> Vec<u8> {
+        Inputs::EvmAdvanceCall {
+            chainId: U256::from(31337),
+            appContract: APP,
+            msgSender: sender,
+            blockNumber: U256::from(10 + index),
+            blockTimestamp: U256::from(1_000),
+            prevRandao: U256::ZERO,
+            index: U256::from(index),
+            payload: payload.into(),
+        }
+        .abi_encode()
+    }
+
+    struct Db {
+        store: Store,
+        next: u64,
+    }
+
+    impl Db {
+        fn new() -> Self {
+            Self {
+                store: Store::in_memory().unwrap(),
+                next: 0,
+            }
+        }
+
+        /// Records an accepted chunk input and returns its index.
+        fn chunk(&mut self, sender: Address, digest: B256, index: u32, count: u32, data: &[u8]) {
+            let call = ICrucible::putChunkCall {
+                sha256Digest: digest,
+                index,
+                count,
+                data: data.to_vec().into(),
+            };
+            let input = StoredInput {
+                index: self.next,
+                block: 10 + self.next,
+                blob: advance(self.next, sender, call.abi_encode()),
+                status: Status::Accepted,
+                outputs: vec![],
+                reports: vec![],
+                root: B256::ZERO,
+            };
+            let chunk = ChunkRef {
+                input: self.next,
+                digest,
+                uploader: sender,
+                index,
+                count,
+            };
+            self.store
+                .record(&input, 0, input.block, Some(&chunk))
+                .unwrap();
+            self.next += 1;
+        }
+    }
+
+    #[test]
+    fn blobs_come_from_one_complete_upload_that_matches_the_cid() {
+        let bytes = b"the model bytes, in three chunks".to_vec();
+        let cid = Cid::of(&bytes);
+        let digest = B256::from(*cid.digest());
+        let (mallory, alice) = (Address::repeat_byte(1), Address::repeat_byte(2));
+        let mut db = Db::new();
+        // Mallory claims the digest with wrong bytes; Alice's upload is incomplete so far.
+        db.chunk(mallory, digest, 0, 2, b"garbage ");
+        db.chunk(mallory, digest, 1, 2, b"garbage");
+        db.chunk(alice, digest, 0, 3, &bytes[..10]);
+        db.chunk(alice, digest, 2, 3, &bytes[20..]);
+        assert_eq!(blob(&db.store, &cid).unwrap(), None);
+        // A chunk sent again replaces the earlier one; then the upload completes.
+        db.chunk(alice, digest, 0, 3, b"wrong wron");
+        db.chunk(alice, digest, 0, 3, &bytes[..10]);
+        db.chunk(alice, digest, 1, 3, &bytes[10..20]);
+        assert_eq!(blob(&db.store, &cid).unwrap(), Some(bytes.clone()));
+        assert_eq!(blob(&db.store, &Cid::of(b"other")).unwrap(), None);
+    }
+
+    fn ctx(store: Store) -> Ctx {
+        Ctx {
+            config: QueryConfig {
+                app: APP,
+                chain_id: 31337,
+                epoch_length: 4,
+            },
+            store: Mutex::new(store),
+            inspect: mpsc::channel(1).0,
+        }
+    }
+
+    fn call_json(ctx: &Ctx, body: &str) -> Value {
+        rpc(ctx, body.as_bytes())
+    }
+
+    #[test]
+    fn json_rpc_answers_in_the_official_shapes() {
+        let mut db = Db::new();
+        for i in 0..5 {
+            db.chunk(Address::repeat_byte(3), B256::repeat_byte(i), 0, 1, &[i]);
+        }
+        let ctx = ctx(db.store);
+        let app = APP.to_string();
+        let count = call_json(
+            &ctx,
+            &format!(
+                r#"{{"jsonrpc":"2.0","id":7,"method":"cartesi_getProcessedInputCount","params":{{"application":"{app}"}}}}"#
+            ),
+        );
+        assert_eq!(
+            count,
+            json!({"jsonrpc": "2.0", "id": 7, "result": {"data": "0x5"}})
+        );
+        let page = call_json(
+            &ctx,
+            r#"{"jsonrpc":"2.0","id":1,"method":"cartesi_listInputs","params":{"application":"crucible","limit":2,"offset":"0x3"}}"#,
+        );
+        let result = &page["result"];
+        assert_eq!(
+            result["pagination"],
+            json!({"total_count": 5, "limit": 2, "offset": 3})
+        );
+        assert_eq!(result["data"][0]["index"], "0x3");
+        assert_eq!(result["data"][0]["status"], "ACCEPTED");
+        // Block 13 lies in epoch 3 of 4-block epochs.
+        assert_eq!(result["data"][0]["epoch_index"], "0x3");
+        assert_eq!(
+            result["data"][0]["decoded_data"]["sender"]
+                .as_str()
+                .unwrap()
+                .to_lowercase(),
+            Address::repeat_byte(3).to_string().to_lowercase()
+        );
+        let epochs = call_json(
+            &ctx,
+            r#"{"jsonrpc":"2.0","id":1,"method":"cartesi_listEpochs","params":{"application":"crucible"}}"#,
+        );
+        let epochs = epochs["result"]["data"].as_array().unwrap().clone();
+        assert_eq!(epochs.len(), 2, "blocks 10..=14 span epochs 2 and 3");
+        assert_eq!(
+            (
+                epochs[0]["input_count"].clone(),
+                epochs[0]["status"].clone()
+            ),
+            (json!(2), json!("OPEN"))
+        );
+        // A batch answers each call in order.
+        let batch = call_json(
+            &ctx,
+            r#"[{"jsonrpc":"2.0","id":1,"method":"cartesi_getNodeVersion"},{"jsonrpc":"2.0","id":2,"method":"cartesi_getChainId"}]"#,
+        );
+        assert_eq!(batch[1]["result"]["data"], "0x7a69");
+    }
+
+    #[test]
+    fn json_rpc_errors_name_the_problem() {
+        let ctx = ctx(Db::new().store);
+        let code = |body: &str| call_json(&ctx, body)["error"]["code"].as_i64().unwrap();
+        assert_eq!(code("{not json"), PARSE_ERROR);
+        assert_eq!(
+            code(r#"{"id":1,"method":"cartesi_getNodeVersion"}"#),
+            INVALID_REQUEST
+        );
+        assert_eq!(
+            code(r#"{"jsonrpc":"2.0","id":1,"method":"eth_call"}"#),
+            METHOD_NOT_FOUND
+        );
+        assert_eq!(
+            code(r#"{"jsonrpc":"2.0","id":1,"method":"cartesi_listInputs","params":{}}"#),
+            INVALID_PARAMS
+        );
+        assert_eq!(
+            code(
+                r#"{"jsonrpc":"2.0","id":1,"method":"cartesi_listInputs","params":{"application":"someone-else"}}"#
+            ),
+            APP_NOT_FOUND
+        );
+        assert_eq!(
+            code(
+                r#"{"jsonrpc":"2.0","id":1,"method":"cartesi_getInput","params":{"application":"crucible","input_index":"12"}}"#
+            ),
+            INVALID_PARAMS
+        );
+        assert_eq!(
+            code(
+                r#"{"jsonrpc":"2.0","id":1,"method":"cartesi_getOutput","params":{"application":"crucible","output_index":"0x0"}}"#
+            ),
+            NOT_FOUND
+        );
+        assert_eq!(
+            code(
+                r#"{"jsonrpc":"2.0","id":1,"method":"cartesi_listOutputs","params":{"application":"crucible","limit":0}}"#
+            ),
+            INVALID_PARAMS
+        );
+        assert_eq!(
+            code(r#"{"jsonrpc":"2.0","id":1,"method":"cartesi_listOutputs","params":[1, 2]}"#),
+            INVALID_PARAMS
+        );
+    }
+}

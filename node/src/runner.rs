@@ -45,6 +45,7 @@ sol! {
         function wasOutputExecuted(uint256 outputIndex) external view returns (bool);
         function getOutputsMerkleRootValidator() external view returns (address);
         function getDeploymentBlockNumber() external view returns (uint256);
+        function validateOutput(bytes calldata output, OutputValidityProof calldata proof) external view;
     }
 }
 

@@ -198,8 +198,20 @@ async fn competition_through_node_binary_with_kill_and_restart() {
         app: app_s.clone(),
         key: ANVIL_KEYS[3].to_string(),
         db: dir.join("node.sqlite"),
+        confirmations: 0,
     };
     let _ = std::fs::remove_file(&node_args.db);
+    // The sponsor gets the reward from the operator before the node (which sends claims
+    // from the operator's account) starts.
+    let reward = U256::from(1_000u64) * U256::from(10u64).pow(U256::from(18u64));
+    IERC20::new(token, connect(&anvil, operator).await)
+        .transfer(sponsor.address(), reward)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
     let node = NodeProcess::start(&node_args);
     assert_eq!(node.replayed, 0);
 
@@ -233,15 +245,6 @@ async fn competition_through_node_binary_with_kill_and_restart() {
             allowedOps: vec![],
         },
     };
-    let reward = U256::from(1_000u64) * U256::from(10u64).pow(U256::from(18u64));
-    IERC20::new(token, connect(&anvil, operator).await)
-        .transfer(sponsor.address(), reward)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
     IERC20::new(token, &sp)
         .approve(portal, reward)
         .send()
@@ -518,5 +521,45 @@ async fn competition_through_node_binary_with_kill_and_restart() {
         roots(&node.list_all("cartesi_listInputs", &app_s).await),
         full
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inputs_wait_for_their_confirmations() {
+    let Some(anvil) = start_anvil() else { return };
+    if token_artifact().is_none() {
+        return;
+    }
+    let key: PrivateKeySigner = ANVIL_KEYS[1].parse().unwrap();
+    let provider = connect(&anvil, &key).await;
+    let d = run_json(
+        &bins().node,
+        &["deploy", "--rpc", anvil.url(), "--key", ANVIL_KEYS[3]],
+    );
+    let c = Chain {
+        input_box: address(&d["input_box"]),
+        app: address(&d["application"]),
+        provider,
+    };
+    let app = c.app.to_string();
+    let dir = std::env::temp_dir().join(format!("crucible-e2e-conf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let args = NodeArgs {
+        rpc: anvil.url().to_string(),
+        app: app.clone(),
+        key: ANVIL_KEYS[3].to_string(),
+        db: dir.join("node.sqlite"),
+        confirmations: 2,
+    };
+    let _ = std::fs::remove_file(&args.db);
+    let node = NodeProcess::start(&args);
+    c.upload(b"confirmed later").await;
+    // With a 50 ms poll, an input read too early would show within these waits.
+    for _ in 0..2 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        assert_eq!(node.processed(&app).await, 0);
+        c.mine(1).await;
+    }
+    node.wait_processed(&app, 1).await;
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -141,6 +141,8 @@ pub struct NodeArgs {
     pub key: String,
     /// Database path.
     pub db: PathBuf,
+    /// Blocks on top of an input before it is processed.
+    pub confirmations: u64,
 }
 
 /// `crucible-node run` as a child process; SIGKILLed when dropped.
@@ -163,7 +165,8 @@ impl NodeProcess {
             .args(["--rpc", &args.rpc, "--app", &args.app, "--key", &args.key])
             .arg("--db")
             .arg(&args.db)
-            .args(["--http", "127.0.0.1:0", "--poll-ms", "50", "--"])
+            .args(["--http", "127.0.0.1:0", "--poll-ms", "50"])
+            .args(["--confirmations", &args.confirmations.to_string(), "--"])
             .arg(&bins.dapp)
             .stdout(Stdio::piped())
             .spawn()
@@ -261,17 +264,22 @@ impl NodeProcess {
         )
     }
 
+    /// Inputs the node has processed.
+    pub async fn processed(&self, app: &str) -> u64 {
+        let count = self
+            .rpc(
+                "cartesi_getProcessedInputCount",
+                json!({ "application": app }),
+            )
+            .await;
+        hex_u64(&count["data"])
+    }
+
     /// Waits until the node has processed `n` inputs.
     pub async fn wait_processed(&self, app: &str, n: u64) {
         let started = Instant::now();
         loop {
-            let count = self
-                .rpc(
-                    "cartesi_getProcessedInputCount",
-                    json!({ "application": app }),
-                )
-                .await;
-            let count = hex_u64(&count["data"]);
+            let count = self.processed(app).await;
             if count >= n {
                 return;
             }

@@ -1,0 +1,110 @@
+//! Claims on a real Authority: an epoch's root is claimed once, the outputs it covers get
+//! their proofs, and a node that crashed after sending a claim but before recording it
+//! adopts the claim it finds on chain instead of failing on `NotFirstClaim`.
+
+use crate::devnet_support::{connect, dapp, repo, start_anvil, token_artifact};
+use alloy::{
+    primitives::{B256, Bytes, U256},
+    providers::Provider,
+    signers::local::PrivateKeySigner,
+    sol_types::SolCall,
+};
+use crucible_node::{
+    devnet::{self, IInputBox},
+    machine::{HostMachine, MachineConfig},
+    merkle::root_from_proof,
+    runner::{IApplication, Runner},
+    store::Store,
+};
+use crucible_types::{Cid, abi::ICrucible};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_claim_found_on_chain_after_a_crash_is_adopted() {
+    let Some(anvil) = start_anvil() else { return };
+    let Some(token) = token_artifact() else {
+        return;
+    };
+    let owner: PrivateKeySigner = devnet::ANVIL_KEYS[0].parse().unwrap();
+    let provider = connect(&anvil, &owner).await;
+    let d = devnet::deploy(
+        &provider,
+        owner.address(),
+        1,
+        &repo().join("node_modules/@cartesi/rollups/out"),
+        &token,
+        U256::from(1u64),
+    )
+    .await
+    .unwrap();
+    let blob = b"a blob to store".to_vec();
+    let call = ICrucible::putChunkCall {
+        sha256Digest: B256::from(*Cid::of(&blob).digest()),
+        index: 0,
+        count: 1,
+        data: Bytes::from(blob),
+    };
+    IInputBox::new(d.input_box, &provider)
+        .addInput(d.application, call.abi_encode().into())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let head = provider.get_block_number().await.unwrap();
+
+    let dir = std::env::temp_dir().join(format!("crucible-claims-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("node.sqlite");
+    let _ = std::fs::remove_file(&db);
+    let open = || async {
+        let machine = HostMachine::start(&dapp(), MachineConfig::default())
+            .await
+            .unwrap();
+        Runner::open(
+            provider.clone(),
+            d.application,
+            d.input_box,
+            machine,
+            Store::open(&db).unwrap(),
+            0,
+        )
+        .await
+        .unwrap()
+    };
+
+    let mut node = open().await;
+    let early = node.claim(d.authority, head).await.unwrap_err();
+    assert!(early.to_string().contains("read only up to"), "{early}");
+    node.sync(head).await.unwrap();
+    let claim = node.claim(d.authority, head).await.unwrap();
+    assert_eq!((claim.root, claim.outputs), (node.root(), 1));
+    assert!(claim.tx.is_some());
+    // The proof the claim stored validates on L1.
+    let (output, proof) = node.proof(0).unwrap();
+    assert_eq!(
+        root_from_proof(
+            alloy::primitives::keccak256(&output),
+            0,
+            &proof.outputHashesSiblings
+        ),
+        claim.root
+    );
+    IApplication::new(d.application, &provider)
+        .validateOutput(output, proof)
+        .call()
+        .await
+        .expect("the Application accepts the proof");
+    drop(node);
+
+    // The crash: the claim reached L1 but not the database.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("DELETE FROM claims", []).unwrap();
+    drop(conn);
+    let mut node = open().await;
+    assert!(node.claims().is_empty());
+    let adopted = node.claim(d.authority, head).await.unwrap();
+    assert_eq!(adopted, claim, "the claim on chain, with its transaction");
+    assert_eq!(Store::open(&db).unwrap().claims().unwrap(), vec![claim]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
