@@ -176,6 +176,25 @@ async fn handle(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Reply {
             }
             Err(r) => r,
         },
+        (&Method::GET, ["blobs", cid, "chunks"]) => {
+            let Ok(cid) = cid.parse::<Cid>() else {
+                return text(StatusCode::BAD_REQUEST, format!("bad CID {cid}"));
+            };
+            let ctx = ctx.clone();
+            let found = tokio::task::spawn_blocking(move || {
+                let store = ctx
+                    .store
+                    .lock()
+                    .map_err(|_| Error::Store("poisoned".into()))?;
+                chunk_status(&store, &cid)
+            })
+            .await;
+            match found {
+                Ok(Ok(v)) => json_reply(&v),
+                Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+                Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            }
+        }
         (&Method::GET, ["blobs", cid]) => {
             let cid = match cid.parse::<Cid>() {
                 Ok(c) => c,
@@ -209,7 +228,7 @@ async fn handle(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Reply {
         }
         _ => text(
             StatusCode::NOT_FOUND,
-            "not found: POST /inspect/<application>, POST /rpc, GET /blobs/<cid>",
+            "not found: POST /inspect/<application>, POST /rpc, GET /blobs/<cid>, GET /blobs/<cid>/chunks",
         ),
     }
 }
@@ -252,6 +271,26 @@ async fn inspect(ctx: &Ctx, payload: Vec<u8>) -> Reply {
         Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "the node is stopping"),
     }
+}
+
+/// Which chunks of blob `cid` each uploader has had accepted so far (resumable uploads):
+/// `{"cid", "uploads": [{"uploader", "count", "indices": [..]}]}`.
+pub fn chunk_status(store: &Store, cid: &Cid) -> Result<Value> {
+    let digest = B256::from(*cid.digest());
+    let mut uploads: BTreeMap<(Address, u32), std::collections::BTreeSet<u32>> = BTreeMap::new();
+    for (c, _) in store.chunks(&digest)? {
+        uploads
+            .entry((c.uploader, c.count))
+            .or_default()
+            .insert(c.index);
+    }
+    let uploads: Vec<Value> = uploads
+        .into_iter()
+        .map(|((uploader, count), indices)| {
+            json!({ "uploader": uploader, "count": count, "indices": indices })
+        })
+        .collect();
+    Ok(json!({ "cid": cid.to_string(), "uploads": uploads }))
 }
 
 /// The blob with CID `cid`, reassembled from one uploader's accepted chunks and checked
@@ -716,6 +755,15 @@ mod tests {
         db.chunk(alice, digest, 0, 3, &bytes[..10]);
         db.chunk(alice, digest, 1, 3, &bytes[10..20]);
         assert_eq!(blob(&db.store, &cid).unwrap(), Some(bytes.clone()));
+        let status = chunk_status(&db.store, &cid).unwrap();
+        let alice_upload = status["uploads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["count"] == 3)
+            .unwrap()
+            .clone();
+        assert_eq!(alice_upload["indices"], json!([0, 1, 2]));
         assert_eq!(blob(&db.store, &Cid::of(b"other")).unwrap(), None);
     }
 
