@@ -150,19 +150,3 @@ fn cid_of_hello_world() {
             .starts_with("bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4")
     );
 }
-
-#[test]
-fn demo_runs_a_competition_to_its_payout() {
-    let out = crucible(&["demo"]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(text.contains("SubmissionSuperseded"), "{text}");
-    assert!(
-        text.contains("rank 1:") && text.contains(".transfer("),
-        "{text}"
-    );
-}

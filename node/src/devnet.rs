@@ -131,7 +131,7 @@ impl Drop for Anvil {
 }
 
 /// Addresses of a deployed devnet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Deployment {
     /// InputBox (canonical).
     pub input_box: Address,

@@ -1,4 +1,4 @@
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use crucible_core::dataset::{self, Dataset, DatasetFeatures, DatasetTargets};
 use crucible_types::Cid;
 use std::{io::Read, path::PathBuf};
@@ -220,7 +220,11 @@ impl DataCommand {
                         println!("{info}");
                         Ok(())
                     }
-                    Err(reason) => bail!("invalid dataset {}: {reason}", file.display()),
+                    Err(reason) => Err(crate::exit::invalid(format!(
+                        "invalid dataset {}: {reason}",
+                        file.display()
+                    ))
+                    .into()),
                 }
             }
         }

@@ -1,317 +1,272 @@
-use alloy_primitives::{Address, B256, Bytes, U256, address};
-use alloy_sol_types::{SolCall, SolInterface};
-use anyhow::{Context, bail};
-use crucible_core::{AdvanceMeta, Cid, Limits, Outcome, Output, State, abi};
-use crucible_types::{
-    Deposit,
-    abi::{ICrucible, ICrucibleOutputs::ICrucibleOutputsCalls, IERC20},
-    rollup::ERC20_PORTAL,
-};
-use std::path::PathBuf;
+//! `crucible demo`: a whole competition on a fresh devnet, every step a real transaction
+//! and every score computed by the DApp behind the node.
 
-/// Run a whole competition through the DApp's state machine, in process, with the
-/// repository's real models and Fashion-MNIST slices: deposit and create, commit, upload,
-/// reveal and score, a copy that loses, the hidden test set, finalize and payout vouchers.
+use crate::{
+    cmd::{
+        competition::{self, CreateArgs, read},
+        devnet::{self, UpArgs},
+        payouts, submit,
+    },
+    devnet_state::DevnetState,
+    session::Global,
+};
+use alloy::primitives::{Address, U256};
+use anyhow::Context;
+use crucible_core::abi::Metric;
+use serde_json::{Value, json};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+/// Run a whole competition on a fresh local devnet (anvil + Cartesi Rollups v2.2.0 +
+/// crucible-node + the DApp): a sponsor creates a competition on Fashion-MNIST with a
+/// hidden test set and a baseline, three trainers submit (an MLP, a CNN, and a disguised
+/// copy of the leader submitted later), the leaderboard is printed, the sponsor reveals the
+/// test set, anyone finalizes, and every payout voucher is executed on L1.
 ///
-/// Every step is a real rollup input (ABI-encoded, with portal payloads and metadata as
-/// the node would send them); only the chain is simulated.
-///
-/// Examples:
-///   crucible demo
-///   crucible demo --repo /path/to/crucible
+/// Run it from the repository root (it needs node_modules/, contracts/, models/, data/).
+/// With --json the document has `competition_id`, `leaderboard` and `payouts`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct DemoArgs {
-    /// Repository root holding models/ and data/.
-    #[arg(long, default_value = ".")]
-    repo: PathBuf,
+    /// Leave the devnet running afterwards (stop it with `crucible devnet down --home …`).
+    #[arg(long)]
+    keep: bool,
 }
 
-const APP: Address = address!("0xab7528bb862fb57e8a2bcd567a2e929a0be56a5e");
-const TOKEN: Address = address!("0x5fbdb2315678afecb367f032d93f642f64180aa3");
-const SPONSOR: Address = address!("0x70997970c51812dc3a010c7d01b50e0d17dc79c8");
-const ALICE: Address = address!("0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc");
-const BOB: Address = address!("0x90f79bf6eb2c4f870365e785982e1f101e93b906");
-const CAROL: Address = address!("0x15d34aaf54267db7d7c367839aaf71a00a2c6a65");
+/// anvil dev accounts of the parties (the operator is account 9).
+const SPONSOR: usize = 1;
+const ALICE: usize = 2;
+const BOB: usize = 3;
+const CAROL: usize = 4;
 
-struct Chain {
-    state: State,
-    index: u64,
-    now: u64,
+/// The demo party (dev account) that owns `who`.
+fn account(who: Address) -> Option<usize> {
+    [SPONSOR, ALICE, BOB, CAROL].into_iter().find(|&n| {
+        crucible_node::devnet::ANVIL_KEYS[n]
+            .parse::<alloy::signers::local::PrivateKeySigner>()
+            .is_ok_and(|k| k.address() == who)
+    })
 }
 
-fn who(a: Address) -> &'static str {
-    match a {
-        SPONSOR => "sponsor",
-        ALICE => "alice",
-        BOB => "bob",
-        CAROL => "carol",
-        ERC20_PORTAL => "ERC20Portal",
+fn name(who: Address) -> &'static str {
+    match account(who) {
+        Some(SPONSOR) => "sponsor",
+        Some(ALICE) => "alice",
+        Some(BOB) => "bob",
+        Some(CAROL) => "carol",
         _ => "someone",
     }
 }
 
-impl Chain {
-    fn send(
-        &mut self,
-        sender: Address,
-        payload: &[u8],
-        quiet: bool,
-    ) -> anyhow::Result<Vec<Output>> {
-        let meta = AdvanceMeta {
-            chain_id: 31337,
-            app_contract: APP,
-            msg_sender: sender,
-            block_number: self.index + 1,
-            block_timestamp: self.now,
-            prev_randao: B256::ZERO,
-            input_index: self.index,
-        };
-        self.index += 1;
-        self.now += 12;
-        match self.state.advance(&meta, payload)? {
-            Outcome::Accepted { outputs } => {
-                if !quiet {
-                    show(&outputs);
-                }
-                Ok(outputs)
-            }
-            Outcome::Rejected { reason } => {
-                println!(
-                    "    input {} from {} REJECTED: {reason}",
-                    meta.input_index,
-                    who(sender)
-                );
-                Ok(Vec::new())
-            }
-        }
-    }
-
-    fn upload(&mut self, sender: Address, bytes: &[u8], what: &str) -> anyhow::Result<Cid> {
-        let cid = Cid::of(bytes);
-        let chunks: Vec<&[u8]> = bytes.chunks(60_000).collect();
-        println!(
-            "  {} uploads {what} ({} bytes) in {} putChunk inputs",
-            who(sender),
-            bytes.len(),
-            chunks.len()
-        );
-        for (i, c) in chunks.iter().enumerate() {
-            let call = ICrucible::putChunkCall {
-                sha256Digest: B256::from(*cid.digest()),
-                index: i as u32,
-                count: chunks.len() as u32,
-                data: Bytes::copy_from_slice(c),
-            };
-            self.send(sender, &call.abi_encode(), i + 1 < chunks.len())?;
-        }
-        Ok(cid)
-    }
-}
-
-fn show(outputs: &[Output]) {
-    for o in outputs {
-        match o {
-            Output::Notice(n) => match ICrucibleOutputsCalls::abi_decode(n) {
-                Ok(ICrucibleOutputsCalls::BlobStored(b)) => println!(
-                    "    notice BlobStored {} ({} bytes)",
-                    cid_text(&b.cid),
-                    b.size
-                ),
-                Ok(ICrucibleOutputsCalls::CompetitionCreated(c)) => println!(
-                    "    notice CompetitionCreated #{} reward {} escrowed, baseline scores {} ppm",
-                    c.competitionId, c.reward, c.baselineScorePpm
-                ),
-                Ok(ICrucibleOutputsCalls::SubmissionCommitted(c)) => {
-                    println!(
-                        "    notice SubmissionCommitted by {} with priority {}",
-                        who(c.submitter),
-                        c.priority
-                    )
-                }
-                Ok(ICrucibleOutputsCalls::SubmissionScored(s)) => println!(
-                    "    notice SubmissionScored {} (priority {}): accuracy {} ppm, {}/{} correct",
-                    who(s.submitter),
-                    s.priority,
-                    s.valuePpm,
-                    s.correct,
-                    s.samples
-                ),
-                Ok(ICrucibleOutputsCalls::SubmissionSuperseded(s)) => println!(
-                    "    notice SubmissionSuperseded: priority {} copied the model of priority {} and no longer counts",
-                    s.loserPriority, s.winnerPriority
-                ),
-                Ok(ICrucibleOutputsCalls::TestSetRevealed(t)) => {
-                    println!("    notice TestSetRevealed ({} samples)", t.samples)
-                }
-                Ok(ICrucibleOutputsCalls::CompetitionFinalized(f)) => {
-                    println!(
-                        "    notice CompetitionFinalized (test set used: {})",
-                        f.testSetUsed
-                    );
-                    for (i, w) in f.winners.iter().enumerate() {
-                        println!(
-                            "      rank {}: {} scored {} ppm on the test set, paid {}",
-                            i + 1,
-                            who(*w),
-                            f.scoresPpm[i],
-                            f.amounts[i]
-                        );
-                    }
-                }
-                Ok(other) => println!("    notice {other:?}"),
-                Err(e) => println!("    notice (undecodable: {e})"),
-            },
-            Output::Voucher {
-                destination,
-                value,
-                payload,
-            } => match IERC20::transferCall::abi_decode(payload) {
-                Ok(t) => println!(
-                    "    voucher {destination}.transfer({}, {}) — executable on L1 once the epoch is claimed",
-                    who(t.to),
-                    t.amount
-                ),
-                Err(_) => println!("    voucher to {destination} with {value} wei"),
-            },
-            Output::Report(r) => println!("    report: {}", String::from_utf8_lossy(r)),
-        }
-    }
-}
-
-fn cid_text(bytes: &[u8]) -> String {
-    Cid::from_bytes(bytes).map_or_else(|e| e.to_string(), |c| c.to_string())
-}
-
-fn read(repo: &std::path::Path, rel: &str) -> anyhow::Result<Vec<u8>> {
-    let p = repo.join(rel);
-    std::fs::read(&p).with_context(|| {
-        format!(
-            "reading {} (run from the repository root or pass --repo)",
-            p.display()
-        )
-    })
+/// `model` with a `doc_string` appended: another CID, the same network (a copy a
+/// plagiarist would try, since an identical copy is refused outright).
+fn disguise(model: &[u8]) -> Vec<u8> {
+    let note = b"my own work";
+    let mut out = model.to_vec();
+    // ModelProto field 6 (doc_string), wire type 2.
+    out.extend_from_slice(&[0x32, note.len() as u8]);
+    out.extend_from_slice(note);
+    out
 }
 
 impl DemoArgs {
-    pub(crate) fn run(self) -> anyhow::Result<()> {
-        let r = &self.repo;
-        let (val, test) = (
-            read(r, "data/fashion-mnist/val-1k.safetensors")?,
-            read(r, "data/fashion-mnist/test-1k.safetensors")?,
-        );
-        let (baseline, mlp, cnn) = (
-            read(r, "models/mlp-baseline/model.onnx")?,
-            read(r, "models/mlp/model.onnx")?,
-            read(r, "models/cnn/model.onnx")?,
-        );
-        let mut chain = Chain {
-            state: State::default(),
-            index: 0,
-            now: 1_800_000_000,
+    pub(crate) async fn run(self, global: &Global) -> anyhow::Result<()> {
+        let say = |line: String| {
+            if global.json {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
         };
-
-        println!(
-            "1. The sponsor publishes the validation set and a baseline, and commits to a hidden test set"
-        );
-        let val_cid = chain.upload(
-            SPONSOR,
-            &val,
-            "the validation set (Fashion-MNIST, 1,000 images)",
-        )?;
-        let baseline_cid = chain.upload(SPONSOR, &baseline, "the baseline MLP")?;
-        let test_salt = B256::repeat_byte(0x5a);
-        let test_cid = Cid::of(&test);
-        let test_commitment = abi::test_set_commitment(&test_cid.to_bytes(), test_salt);
-
-        println!(
-            "2. The sponsor escrows 1000 tokens through the ERC20Portal with createCompetition as exec-layer data"
-        );
-        let spec = abi::CompetitionSpec {
-            validationCid: val_cid.to_bytes().into(),
-            baselineCid: baseline_cid.to_bytes().into(),
-            testCommitment: test_commitment,
-            metric: abi::Metric::Accuracy,
-            submissionDeadline: chain.now + 3_600,
-            revealDeadline: chain.now + 7_200,
-            epsilonPpm: 2_000,
-            finalists: 3,
-            payoutBps: vec![7_000, 3_000],
-            limits: Limits::default().to_abi(),
-        };
-        let reward = U256::from(1_000u64) * U256::from(10u64).pow(U256::from(18u64));
-        let exec = ICrucible::createCompetitionCall { spec: spec.clone() }.abi_encode();
-        let deposit = Deposit {
-            token: TOKEN,
-            sender: SPONSOR,
-            amount: reward,
-            exec_layer_data: exec,
-        };
-        chain.send(ERC20_PORTAL, &deposit.encode(), false)?;
-
-        println!("3. Trainers commit, then upload their models, then reveal");
-        let commit = |model: Cid, sender: Address, salt: B256| ICrucible::commitSubmissionCall {
-            competitionId: 1,
-            commitment: abi::submission_commitment(&model.to_bytes(), sender, salt),
-        };
-        let submit = |model: Cid, salt: B256| ICrucible::submitCall {
-            competitionId: 1,
-            modelCid: model.to_bytes().into(),
-            dataCid: val_cid.to_bytes().into(),
-            salt,
-        };
-        let (mlp_cid, cnn_cid) = (Cid::of(&mlp), Cid::of(&cnn));
-        let (sa, sb, sc) = (
-            B256::repeat_byte(1),
-            B256::repeat_byte(2),
-            B256::repeat_byte(3),
-        );
-        chain.send(ALICE, &commit(mlp_cid, ALICE, sa).abi_encode(), false)?;
-        chain.upload(ALICE, &mlp, "her MLP")?;
-        println!("  carol saw alice's upload and commits the same model");
-        chain.send(CAROL, &commit(mlp_cid, CAROL, sc).abi_encode(), false)?;
-        chain.send(BOB, &commit(cnn_cid, BOB, sb).abi_encode(), false)?;
-        chain.upload(BOB, &cnn, "his CNN")?;
-        println!("  carol reveals first, alice second, then bob");
-        chain.send(CAROL, &submit(mlp_cid, sc).abi_encode(), false)?;
-        chain.send(ALICE, &submit(mlp_cid, sa).abi_encode(), false)?;
-        chain.send(BOB, &submit(cnn_cid, sb).abi_encode(), false)?;
-
-        println!("4. Leaderboard (inspect leaderboard/1)");
-        let Some(Output::Report(board)) = chain.state.inspect(b"leaderboard/1")?.into_iter().next()
-        else {
-            bail!("inspect gave no report");
-        };
-        let board: serde_json::Value = serde_json::from_slice(&board)?;
-        for e in board.as_array().into_iter().flatten() {
-            println!(
-                "    #{} priority {} {}: {} ppm",
-                e["rank"], e["priority"], e["submitter"], e["score_ppm"]
-            );
+        for needed in [
+            "models/mlp/model.onnx",
+            "data/fashion-mnist/val-1k.safetensors",
+        ] {
+            if !Path::new(needed).exists() {
+                return Err(crate::exit::invalid(format!(
+                    "{needed} not found: run the demo from the repository root"
+                ))
+                .into());
+            }
         }
-
-        println!(
-            "5. After the submission deadline the sponsor uploads and reveals the hidden test set"
-        );
-        chain.now = spec.submissionDeadline;
-        chain.upload(SPONSOR, &test, "the test set (1,000 other images)")?;
-        let reveal = ICrucible::revealTestSetCall {
-            competitionId: 1,
-            testCid: test_cid.to_bytes().into(),
-            salt: test_salt,
+        let home = global.home.join(format!("demo-{}", std::process::id()));
+        let up = UpArgs {
+            port: 0,
+            node_port: 0,
+            epoch_length: 1,
+            anvil: None,
+            rollups: "node_modules/@cartesi/rollups/out".into(),
+            token_artifact: "contracts/out/RewardToken.sol/RewardToken.json".into(),
+            faucet: 100_000,
         };
-        chain.send(SPONSOR, &reveal.abi_encode(), false)?;
-
-        println!("6. Anyone finalizes: the finalists are scored on the test set and paid by rank");
-        chain.send(
-            BOB,
-            &ICrucible::finalizeCall { competitionId: 1 }.abi_encode(),
-            false,
-        )?;
-        println!(
-            "state hash after {} inputs: {}",
-            chain.index,
-            chain.state.state_hash()?
-        );
+        say("▶ starting a fresh devnet: anvil, Cartesi Rollups v2.2.0, the application, crucible-node + DApp".into());
+        let devnet = devnet::up(&home, &up, !global.json).await?;
+        let result = self.story(global, &home, &devnet, &say).await;
+        if !self.keep {
+            devnet::down(&home)?;
+            let _ = std::fs::remove_dir_all(&home);
+        } else {
+            say(format!(
+                "devnet left running: crucible devnet status --home {}",
+                home.display()
+            ));
+        }
+        let doc = result?;
+        if global.json {
+            println!("{doc}");
+        }
         Ok(())
     }
+
+    async fn story(
+        &self,
+        global: &Global,
+        home: &Path,
+        devnet: &DevnetState,
+        say: &impl Fn(String),
+    ) -> anyhow::Result<Value> {
+        say(format!(
+            "  chain {} · node {} · application {}",
+            devnet.rpc, devnet.node, devnet.deployment.application
+        ));
+        let party = |n: usize| {
+            let mut g = global.party(home, devnet, n);
+            g.json = true; // the demo prints its own narrative
+            g
+        };
+        let sponsor = party(SPONSOR).session(true).await?;
+
+        say("▶ the sponsor uploads the validation set and the baseline, commits to a hidden test set, and deposits 1000 CRU through the ERC20Portal".into());
+        let create = CreateArgs::demo(
+            PathBuf::from("data/fashion-mnist/val-1k.safetensors"),
+            PathBuf::from("data/fashion-mnist/test-1k.safetensors"),
+            PathBuf::from("models/mlp-baseline/model.onnx"),
+        );
+        let created = competition::create(&sponsor, &create).await?;
+        let id = created["competition_id"]
+            .as_u64()
+            .context("competition id")?;
+        say(format!(
+            "  competition {id}: baseline scores {} ppm; submissions need ε = 1000 ppm over earlier ones",
+            created["baseline_score_ppm"]
+        ));
+
+        let mlp = read(Path::new("models/mlp/model.onnx"))?;
+        let cnn = read(Path::new("models/cnn/model.onnx"))?;
+        let trainer_model = PathBuf::from("models/trainer/model.onnx");
+        let bob_model = if trainer_model.exists() {
+            read(&trainer_model)?
+        } else {
+            cnn
+        };
+        let mut submissions = Vec::new();
+        for (who, model, what) in [
+            (ALICE, mlp.clone(), "an MLP"),
+            (BOB, bob_model, "a CNN"),
+            (
+                CAROL,
+                disguise(&mlp),
+                "alice's MLP with a new doc_string (another CID, same weights)",
+            ),
+        ] {
+            let s = party(who).session(true).await?;
+            say(format!(
+                "▶ {} submits {what}: commit, upload in chunks, reveal",
+                name(s.me()?)
+            ));
+            let r = submit::submit(&s, id, &model).await?;
+            say(format!(
+                "  scored by the DApp: {} ppm ({} / {} correct), priority {}",
+                r["score_ppm"], r["correct"], r["samples"], r["priority"]
+            ));
+            submissions.push(r);
+        }
+
+        let board = sponsor.node.inspect(&format!("leaderboard/{id}")).await?;
+        let leaderboard: Vec<Value> = board
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                json!({
+                    "submitter": e["submitter"],
+                    "name": e["submitter"].as_str().and_then(|a| a.parse().ok()).map(|a| name(a)),
+                    "model_cid": e["model_cid"],
+                    "score_ppm": e["score_ppm"],
+                    "rank": e["rank"],
+                    "priority": e["priority"],
+                })
+            })
+            .collect();
+        say("▶ leaderboard (validation set; a later entry must beat an earlier one by ε to pass it)".into());
+        for e in &leaderboard {
+            say(format!(
+                "  #{} {:<6} {} ppm  priority {}  {}",
+                e["rank"],
+                e["name"].as_str().unwrap_or_default(),
+                e["score_ppm"],
+                e["priority"],
+                e["model_cid"].as_str().unwrap_or_default()
+            ));
+        }
+
+        say("▶ the submission deadline passes (the devnet's clock moves 1 h)".into());
+        let deadline = created["submission_deadline"].as_u64().unwrap_or(0);
+        let now = sponsor.now().await?;
+        sponsor
+            .advance_time(deadline.saturating_sub(now) + 1)
+            .await?;
+        say("▶ the sponsor uploads and reveals the hidden test set".into());
+        competition::reveal(&sponsor, id, None).await?;
+        say("▶ carol finalizes: the finalists are scored on the test set and paid by rank".into());
+        let carol = party(CAROL).session(true).await?;
+        competition::finalize(&carol, id).await?;
+
+        let vouchers = payouts::vouchers(&sponsor).await?;
+        let mut paid = Vec::new();
+        for v in vouchers {
+            let account = account(v.to).context("a payout to someone outside the demo")?;
+            let s = party(account).session(true).await?;
+            let r = payouts::execute_one(&s, v.index, Duration::from_secs(120)).await?;
+            say(format!(
+                "▶ {} executes voucher {} on L1: +{} CRU (balance {} → {})",
+                name(v.to),
+                v.index,
+                cru(v.amount),
+                cru(r["balance_before"]
+                    .as_str()
+                    .and_then(|b| b.parse().ok())
+                    .unwrap_or_default()),
+                cru(r["balance_after"]
+                    .as_str()
+                    .and_then(|b| b.parse().ok())
+                    .unwrap_or_default()),
+            ));
+            paid.push(json!({
+                "to": v.to,
+                "name": name(v.to),
+                "amount": v.amount.to_string(),
+                "executed": r["executed"],
+                "balance_before": r["balance_before"],
+                "balance_after": r["balance_after"],
+                "output_index": v.index,
+            }));
+        }
+        Ok(json!({
+            "competition_id": id,
+            "metric": Metric::Accuracy.name(),
+            "reward": created["reward"],
+            "leaderboard": leaderboard,
+            "submissions": submissions,
+            "payouts": paid,
+        }))
+    }
+}
+
+/// Token units (18 decimals) as whole tokens with 3 decimals.
+fn cru(v: U256) -> String {
+    let milli = v / U256::from(10u64).pow(U256::from(15u64));
+    let milli = u128::try_from(milli).unwrap_or(u128::MAX);
+    format!("{}.{:03}", milli / 1000, milli % 1000)
 }

@@ -23,16 +23,13 @@ pub(crate) struct ScoreArgs {
     /// accuracy, top5, logloss (logits), logloss-probs, mse or mae.
     #[arg(long, value_parser = parse_metric)]
     metric: Metric,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    json: bool,
     /// Score this many times (model loaded once) and report the fastest pass; every pass
     /// must give the same score.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     repeat: u32,
 }
 
-fn parse_metric(s: &str) -> Result<Metric, String> {
+pub(crate) fn parse_metric(s: &str) -> Result<Metric, String> {
     Metric::from_name(s).ok_or_else(|| {
         let names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
         format!("unknown metric {s:?}; choose one of {}", names.join(", "))
@@ -40,7 +37,7 @@ fn parse_metric(s: &str) -> Result<Metric, String> {
 }
 
 impl ScoreArgs {
-    pub(crate) fn run(self) -> anyhow::Result<()> {
+    pub(crate) fn run(self, json: bool) -> anyhow::Result<()> {
         let model = std::fs::read(&self.model)
             .with_context(|| format!("reading {}", self.model.display()))?;
         let data = std::fs::read(&self.data)
@@ -48,16 +45,20 @@ impl ScoreArgs {
         let (model_cid, data_cid) = (Cid::of(&model), Cid::of(&data));
         let limits = Limits::default();
         let loaded = Instant::now();
-        let data_set = Dataset::parse(&data, limits.max_dataset_rows)
-            .map_err(|reason| anyhow::anyhow!("invalid dataset {data_cid}: {reason}"))?;
-        let model = Model::load_for(&model, &limits, Some(&data_set.sample_shape))
-            .map_err(|reason| anyhow::anyhow!("invalid model {model_cid}: {reason}"))?;
+        let data_set = Dataset::parse(&data, limits.max_dataset_rows).map_err(|reason| {
+            crate::exit::invalid(format!("invalid dataset {data_cid}: {reason}"))
+        })?;
+        let model =
+            Model::load_for(&model, &limits, Some(&data_set.sample_shape)).map_err(|reason| {
+                crate::exit::invalid(format!("invalid model {model_cid}: {reason}"))
+            })?;
         let load_seconds = loaded.elapsed().as_secs_f64();
         let (mut score, mut elapsed) = (None, f64::INFINITY);
         for _ in 0..self.repeat {
             let started = Instant::now();
-            let pass = eval::score(&model, &data_set, self.metric)
-                .map_err(|reason| anyhow::anyhow!("invalid model {model_cid}: {reason}"))?;
+            let pass = eval::score(&model, &data_set, self.metric).map_err(|reason| {
+                crate::exit::invalid(format!("invalid model {model_cid}: {reason}"))
+            })?;
             elapsed = elapsed.min(started.elapsed().as_secs_f64());
             if score.is_some_and(|s| s != pass) {
                 bail!(
@@ -68,7 +69,7 @@ impl ScoreArgs {
         }
         let (info, score) = (model.info, score.expect("at least one pass"));
         let value = score.value_ppm as f64 / 1e6;
-        if self.json {
+        if json {
             let mut out = json!({
                 "metric": self.metric.name(),
                 "value_ppm": score.value_ppm,

@@ -1,0 +1,271 @@
+//! Payouts: list vouchers, execute them on L1 with the node's proofs, balances.
+
+use crate::{
+    cmd::competition::print,
+    exit::invalid,
+    node_api::{hex_bytes, hex_u64},
+    session::{Global, Session},
+};
+use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy_sol_types::SolCall;
+use anyhow::{Context, bail};
+use crucible_node::{
+    devnet::IERC20,
+    runner::{IApplication, OutputValidityProof},
+};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// A voucher as the CLI shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct Voucher {
+    pub(crate) index: u64,
+    /// The contract called (the token), or the recipient of an ether voucher.
+    pub(crate) destination: Address,
+    /// Who gets paid: `transfer`'s recipient, or the destination of an ether voucher.
+    pub(crate) to: Address,
+    /// The ERC-20 amount or the wei.
+    pub(crate) amount: U256,
+    /// The token, `address(0)` for ether.
+    pub(crate) token: Address,
+    pub(crate) raw: Vec<u8>,
+    pub(crate) siblings: Option<Vec<B256>>,
+}
+
+fn voucher(o: &Value) -> anyhow::Result<Voucher> {
+    let d = &o["decoded_data"];
+    let destination: Address = d["destination"].as_str().context("destination")?.parse()?;
+    let value = U256::from_str_radix(
+        d["value"]
+            .as_str()
+            .unwrap_or("0x0")
+            .trim_start_matches("0x"),
+        16,
+    )?;
+    let payload = hex_bytes(&d["payload"])?;
+    let (to, amount, token) = match IERC20::transferCall::abi_decode(&payload) {
+        Ok(t) => (t.to, t.value, destination),
+        Err(_) => (destination, value, Address::ZERO),
+    };
+    let siblings = o["output_hashes_siblings"].as_array().map(|a| {
+        a.iter()
+            .filter_map(|h| h.as_str().and_then(|h| h.parse().ok()))
+            .collect()
+    });
+    Ok(Voucher {
+        index: hex_u64(&o["index"])?,
+        destination,
+        to,
+        amount,
+        token,
+        raw: hex_bytes(&o["raw_data"])?,
+        siblings,
+    })
+}
+
+/// Every voucher the node lists, oldest first.
+pub(crate) async fn vouchers(s: &Session) -> anyhow::Result<Vec<Voucher>> {
+    s.node
+        .list_all("cartesi_listOutputs", json!({}))
+        .await?
+        .iter()
+        .filter(|o| o["decoded_data"]["type"] == "0x237a816f")
+        .map(voucher)
+        .collect()
+}
+
+async fn executed(s: &Session, index: u64) -> anyhow::Result<bool> {
+    Ok(IApplication::new(s.app, &s.provider)
+        .wasOutputExecuted(U256::from(index))
+        .call()
+        .await?)
+}
+
+fn voucher_json(v: &Voucher, executed: bool) -> Value {
+    json!({
+        "index": v.index,
+        "destination": v.destination,
+        "to": v.to,
+        "token": v.token,
+        "amount": v.amount.to_string(),
+        "executed": executed,
+        "proof_ready": v.siblings.is_some(),
+    })
+}
+
+/// List payout vouchers (with --mine, those that pay the signer).
+pub(crate) async fn list(global: &Global, mine: bool) -> anyhow::Result<()> {
+    let s = global.session(mine).await?;
+    let me = if mine { Some(s.me()?) } else { None };
+    let mut rows = Vec::new();
+    for v in vouchers(&s).await? {
+        if me.is_some_and(|m| m != v.to) {
+            continue;
+        }
+        let done = executed(&s, v.index).await?;
+        rows.push(voucher_json(&v, done));
+    }
+    let rows = Value::Array(rows);
+    print(&s, &rows, || {
+        println!(
+            "{:>6}  {:<42}  {:>26}  {:<8}  proof",
+            "output", "to", "amount", "executed"
+        );
+        for r in rows.as_array().into_iter().flatten() {
+            println!(
+                "{:>6}  {:<42}  {:>26}  {:<8}  {}",
+                r["index"],
+                r["to"].as_str().unwrap_or_default(),
+                r["amount"].as_str().unwrap_or_default(),
+                r["executed"],
+                if r["proof_ready"] == true {
+                    "ready"
+                } else {
+                    "waiting for the epoch's claim"
+                }
+            );
+        }
+    });
+    Ok(())
+}
+
+/// Executes voucher `index` with the node's proof, waiting up to `wait` for the epoch's
+/// claim; returns the payee's balance before and after.
+pub(crate) async fn execute_one(s: &Session, index: u64, wait: Duration) -> anyhow::Result<Value> {
+    let started = Instant::now();
+    let v = loop {
+        let out = s
+            .node
+            .rpc(
+                "cartesi_getOutput",
+                json!({ "output_index": format!("{index:#x}") }),
+            )
+            .await
+            .map_err(|e| invalid(format!("output {index}: {e}")))?;
+        let v = voucher(&out["data"])
+            .map_err(|_| invalid(format!("output {index} is not a voucher")))?;
+        if v.siblings.is_some() {
+            break v;
+        }
+        if started.elapsed() > wait {
+            bail!(
+                "output {index} has no proof yet: its epoch is not claimed (the node claims an epoch once the chain is past it)"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    if executed(s, index).await? {
+        return Err(invalid(format!("voucher {index} was already executed")).into());
+    }
+    let before = s.l1_balance(v.token, v.to).await?;
+    let proof = OutputValidityProof {
+        outputIndex: index,
+        outputHashesSiblings: v.siblings.clone().unwrap_or_default(),
+    };
+    let receipt = IApplication::new(s.app, &s.provider)
+        .executeOutput(Bytes::from(v.raw.clone()), proof)
+        .send()
+        .await
+        .context("executeOutput")?
+        .get_receipt()
+        .await?;
+    if !receipt.status() {
+        bail!(
+            "executeOutput reverted (transaction {})",
+            receipt.transaction_hash
+        );
+    }
+    let after = s.l1_balance(v.token, v.to).await?;
+    Ok(json!({
+        "index": index,
+        "to": v.to,
+        "token": v.token,
+        "amount": v.amount.to_string(),
+        "executed": true,
+        "transaction": receipt.transaction_hash,
+        "balance_before": before.to_string(),
+        "balance_after": after.to_string(),
+    }))
+}
+
+/// Execute vouchers on L1.
+///
+/// Examples: crucible execute 12 --dev-account 2 · crucible execute --all-mine --dev-account 2
+#[derive(Debug, clap::Args)]
+pub(crate) struct ExecuteArgs {
+    /// Output indices of the vouchers.
+    #[arg(required_unless_present = "all_mine")]
+    indices: Vec<u64>,
+    /// Every unexecuted voucher that pays the signer.
+    #[arg(long)]
+    all_mine: bool,
+    /// Seconds to wait for the epoch's claim.
+    #[arg(long, default_value_t = 120)]
+    wait: u64,
+}
+
+impl ExecuteArgs {
+    pub(crate) async fn run(self, global: &Global) -> anyhow::Result<()> {
+        let s = global.session(true).await?;
+        let mut indices = self.indices.clone();
+        if self.all_mine {
+            let me = s.me()?;
+            for v in vouchers(&s).await? {
+                if v.to == me && !executed(&s, v.index).await? {
+                    indices.push(v.index);
+                }
+            }
+        }
+        let mut done = Vec::new();
+        for i in indices {
+            let r = execute_one(&s, i, Duration::from_secs(self.wait)).await?;
+            s.say(format!(
+                "voucher {i} executed: {} now holds {} (was {})",
+                r["to"], r["balance_after"], r["balance_before"]
+            ));
+            done.push(r);
+        }
+        if s.json {
+            println!("{}", Value::Array(done));
+        }
+        Ok(())
+    }
+}
+
+/// Balances on L1 (ether and the reward token) and inside the DApp.
+pub(crate) async fn balance(
+    global: &Global,
+    who: Option<Address>,
+    token: Option<Address>,
+) -> anyhow::Result<()> {
+    let s = global.session(false).await?;
+    let who = match who {
+        Some(w) => w,
+        None => s
+            .me()
+            .map_err(|_| invalid("give an address, or a key (--key / --dev-account)"))?,
+    };
+    let eth = s.l1_balance(Address::ZERO, who).await?;
+    let token = token.or(s.devnet_token);
+    let erc20 = match token {
+        Some(t) => Some(s.l1_balance(t, who).await?),
+        None => None,
+    };
+    let inside = s.node.inspect(&format!("balance/{who}")).await?;
+    let out = json!({
+        "account": who,
+        "ether_wei": eth.to_string(),
+        "token": token,
+        "token_balance": erc20.map(|b| b.to_string()),
+        "dapp_balances": inside["balances"],
+    });
+    print(&s, &out, || {
+        println!("{who}");
+        println!("  L1 ether (wei)  {eth}");
+        if let (Some(t), Some(b)) = (token, erc20) {
+            println!("  L1 token {t}  {b}");
+        }
+        println!("  inside the DApp {}", inside["balances"]);
+    });
+    Ok(())
+}

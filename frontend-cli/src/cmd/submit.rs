@@ -1,0 +1,153 @@
+//! `crucible submit`: commit → upload → reveal, then wait for the score.
+
+use crate::{
+    chain::notices,
+    cmd::competition::{print, read},
+    exit::invalid,
+    secrets::{Secrets, SubmissionSecret, random_salt},
+    session::{Global, Session},
+};
+use alloy_sol_types::SolCall;
+use anyhow::Context;
+use crucible_types::{
+    Cid,
+    abi::{self, ICrucible, ICrucibleOutputsCalls},
+};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+/// Submit a model to a competition: commit to it (the commit's input index is its
+/// priority), upload it in chunks, reveal it, and wait for the DApp's score.
+///
+/// Example: crucible submit --competition 1 --model model.onnx --dev-account 2
+#[derive(Debug, clap::Args)]
+pub(crate) struct SubmitArgs {
+    /// Competition id.
+    #[arg(long)]
+    competition: u64,
+    /// The ONNX model.
+    #[arg(long)]
+    model: PathBuf,
+}
+
+impl SubmitArgs {
+    pub(crate) async fn run(self, global: &Global) -> anyhow::Result<()> {
+        let s = global.session(true).await?;
+        let model = read(&self.model)?;
+        let out = submit(&s, self.competition, &model).await?;
+        print(&s, &out, || {
+            println!(
+                "scored: {} ppm ({} of {} correct), priority {}, rank {}",
+                out["score_ppm"], out["correct"], out["samples"], out["priority"], out["rank"]
+            );
+        });
+        Ok(())
+    }
+}
+
+/// Submits `model` to competition `id`; returns the score notice's fields and the rank.
+pub(crate) async fn submit(s: &Session, id: u64, model: &[u8]) -> anyhow::Result<Value> {
+    let me = s.me()?;
+    let competition = s.node.inspect(&format!("competition/{id}")).await?;
+    let val_cid: Cid = competition["validation_cid"]
+        .as_str()
+        .and_then(|c| c.parse().ok())
+        .with_context(|| format!("competition {id} has no validation set"))?;
+    let deadline = competition["submission_deadline"].as_u64().unwrap_or(0);
+    let now = s.now().await?;
+    if now >= deadline {
+        return Err(invalid(format!(
+            "competition {id} closed for submissions at {deadline} (chain time is {now})"
+        ))
+        .into());
+    }
+    let cid = Cid::of(model);
+
+    // Reuse the salt of an interrupted submit of the same model, else draw one and keep it
+    // before anything goes on chain.
+    let mut secrets = Secrets::load(&s.home)?;
+    let known = secrets
+        .submissions
+        .iter()
+        .find(|x| {
+            x.app == s.app
+                && x.competition == id
+                && x.sender == me
+                && x.model_cid == cid.to_string()
+        })
+        .cloned();
+    let salt = match &known {
+        Some(k) => k.salt,
+        None => {
+            let salt = random_salt()?;
+            secrets.submissions.push(SubmissionSecret {
+                app: s.app,
+                competition: id,
+                sender: me,
+                model_cid: cid.to_string(),
+                salt,
+            });
+            secrets.save(&s.home)?;
+            salt
+        }
+    };
+    let commitment = abi::submission_commitment(&cid.to_bytes(), me, salt);
+    let committed = competition["commitments"]
+        .get(commitment.to_string())
+        .is_some();
+    if !committed {
+        let index = s
+            .add_input(
+                ICrucible::commitSubmissionCall {
+                    competitionId: id,
+                    commitment,
+                }
+                .abi_encode(),
+            )
+            .await?;
+        s.say(format!(
+            "committed (input {index}: its index is the submission's priority)"
+        ));
+        s.node.expect_accepted(index).await?;
+    }
+    s.upload(model, "model").await?;
+    let index = s
+        .add_input(
+            ICrucible::submitCall {
+                competitionId: id,
+                modelCid: cid.to_bytes().into(),
+                dataCid: val_cid.to_bytes().into(),
+                salt,
+            }
+            .abi_encode(),
+        )
+        .await?;
+    s.say(format!("revealed (input {index}); waiting for the score"));
+    let p = s.node.expect_accepted(index).await?;
+    let scored = notices(&p)
+        .into_iter()
+        .find_map(|n| match n {
+            ICrucibleOutputsCalls::SubmissionScored(x) => Some(x),
+            _ => None,
+        })
+        .with_context(|| format!("input {index} was accepted without a SubmissionScored notice"))?;
+    let board = s.node.inspect(&format!("leaderboard/{id}")).await?;
+    let rank = board
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["priority"] == scored.priority)
+        .map(|e| e["rank"].clone())
+        .unwrap_or(Value::Null);
+    Ok(json!({
+        "competition_id": id,
+        "submitter": me,
+        "model_cid": cid.to_string(),
+        "priority": scored.priority,
+        "score_ppm": scored.valuePpm,
+        "correct": scored.correct,
+        "samples": scored.samples,
+        "rank": rank,
+        "input_index": index,
+    }))
+}

@@ -1,0 +1,63 @@
+//! The state file of a devnet started by `crucible devnet up` (`<home>/devnet/devnet.json`).
+
+use crucible_node::devnet::Deployment;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct DevnetState {
+    /// anvil's JSON-RPC URL.
+    pub(crate) rpc: String,
+    /// The node's query API.
+    pub(crate) node: String,
+    pub(crate) chain_id: u64,
+    pub(crate) deployment: Deployment,
+    pub(crate) epoch_length: u64,
+    /// The dev account that owns the Authority and claims (the node's key).
+    pub(crate) operator_account: usize,
+    pub(crate) anvil_pid: u32,
+    pub(crate) node_pid: u32,
+    /// Where the logs and the node's database are.
+    pub(crate) dir: PathBuf,
+}
+
+impl DevnetState {
+    pub(crate) fn dir(home: &Path) -> PathBuf {
+        home.join("devnet")
+    }
+
+    fn file(home: &Path) -> PathBuf {
+        Self::dir(home).join("devnet.json")
+    }
+
+    pub(crate) fn load(home: &Path) -> anyhow::Result<Option<Self>> {
+        match std::fs::read(Self::file(home)) {
+            Ok(b) => Ok(Some(serde_json::from_slice(&b)?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(crate) fn save(&self, home: &Path) -> anyhow::Result<()> {
+        std::fs::write(Self::file(home), serde_json::to_vec_pretty(self)?)?;
+        Ok(())
+    }
+
+    pub(crate) fn remove(home: &Path) -> anyhow::Result<()> {
+        match std::fs::remove_file(Self::file(home)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Whether process `pid` is alive (and not a zombie).
+pub(crate) fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next().map(|st| st != "Z"))
+        })
+        .unwrap_or(false)
+}
