@@ -150,3 +150,10 @@ fn cid_of_hello_world() {
             .starts_with("bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4")
     );
 }
+
+#[test]
+fn help_lists_every_journey_and_the_exit_codes() {
+    let out = crucible(&["--help"]);
+    assert!(out.status.success());
+    insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
+}

@@ -28,7 +28,8 @@ pub(crate) enum Xtask {
     },
     /// Fail if crucible-core links an async runtime or HTTP stack.
     CheckDeps,
-    /// Build and run `crucible demo`: a whole competition through the DApp's state machine.
+    /// Install the chain tools, build the release binaries and run `crucible demo`: a whole
+    /// competition on a fresh local devnet, payouts executed on L1.
     Demo,
 }
 
@@ -83,21 +84,37 @@ impl Xtask {
             Self::Test => test(),
             Self::BenchEval { repeat } => bench(repeat),
             Self::CheckDeps => check_deps(),
-            Self::Demo => run(cargo().args([
-                "run",
-                "--release",
-                "--quiet",
-                "-p",
-                "crucible-cli",
-                "--",
-                "demo",
-            ])),
+            Self::Demo => demo(),
         }
     }
 }
 
-fn setup() -> anyhow::Result<()> {
-    // anvil, forge and solc-js, and the Cartesi Rollups v2.2.0 artifacts, pinned in package-lock.json.
+fn demo() -> anyhow::Result<()> {
+    setup_chain()?;
+    // One build for the three binaries, so they share one feature resolution.
+    run(cargo().args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "crucible-cli",
+        "-p",
+        "crucible-node",
+        "-p",
+        "crucible-dapp",
+    ]))?;
+    run(Command::new(target_dir().join("release/crucible"))
+        .arg("demo")
+        .current_dir(root()))
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+/// anvil, forge and solc-js, and the Cartesi Rollups v2.2.0 artifacts, pinned in
+/// package-lock.json.
+fn setup_chain() -> anyhow::Result<()> {
     let npm_ready = [
         "@foundry-rs/anvil-linux-amd64/bin/anvil",
         "@foundry-rs/forge-linux-amd64/bin/forge",
@@ -107,8 +124,15 @@ fn setup() -> anyhow::Result<()> {
     .iter()
     .all(|p| root().join("node_modules").join(p).exists());
     if !npm_ready {
-        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]))?;
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(root()))?;
     }
+    Ok(())
+}
+
+fn setup() -> anyhow::Result<()> {
+    setup_chain()?;
     if !python().exists() {
         run(Command::new("python3").args(["-m", "venv", ".venv"]))?;
     }
@@ -129,17 +153,12 @@ fn setup() -> anyhow::Result<()> {
     }
     if !root().join(FULL_SET).exists() {
         std::fs::create_dir_all(root().join("data/generated"))?;
-        run(cargo()
-            .args([
-                "run",
-                "--release",
-                "--quiet",
-                "-p",
-                "crucible-cli",
-                "--",
-                "data",
-                "idx",
-            ])
+        // The test build's binaries (dependencies are optimised in dev builds): building
+        // the whole workspace here is work `cargo test --workspace` reuses.
+        run(cargo().args(["build", "--quiet", "--workspace", "--all-targets"]))?;
+        run(Command::new(target_dir().join("debug/crucible"))
+            .current_dir(root())
+            .args(["data", "idx"])
             .args([
                 "--images",
                 &format!("{FASHION}/t10k-images-idx3-ubyte.gz"),
@@ -181,8 +200,9 @@ fn check_deps() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn crucible_score(model: &str, data: &str, repeat: u32) -> anyhow::Result<Value> {
-    let bin = root().join("target/release/crucible");
+/// `crucible score` of the `profile` build (`debug` or `release`).
+fn crucible_score(profile: &str, model: &str, data: &str, repeat: u32) -> anyhow::Result<Value> {
+    let bin = target_dir().join(profile).join("crucible");
     let text = output(Command::new(bin).args([
         "score",
         "--model",
@@ -210,11 +230,12 @@ fn ort_score(model: &str, data: &str, repeat: u32) -> anyhow::Result<Value> {
 }
 
 /// `crucible score` must give onnxruntime's exact correct-count on every baseline model.
+/// Uses the test build's binary (its dependencies, tract included, are optimised).
 fn agree_with_onnxruntime() -> anyhow::Result<()> {
-    run(cargo().args(["build", "--release", "--quiet", "-p", "crucible-cli"]))?;
+    run(cargo().args(["build", "--quiet", "--workspace", "--all-targets"]))?;
     for name in MODELS {
         let model = format!("models/{name}/model.onnx");
-        let ours = crucible_score(&model, FULL_SET, 1)?;
+        let ours = crucible_score("debug", &model, FULL_SET, 1)?;
         let peer = ort_score(&model, FULL_SET, 1)?;
         let manifest: Value = serde_json::from_slice(&std::fs::read(
             root().join(format!("models/{name}/MANIFEST.json")),
@@ -278,7 +299,7 @@ fn bench(repeat: u32) -> anyhow::Result<()> {
     );
     for name in MODELS {
         let model = format!("models/{name}/model.onnx");
-        let ours = crucible_score(&model, FULL_SET, repeat)?;
+        let ours = crucible_score("release", &model, FULL_SET, repeat)?;
         let peer = ort_score(&model, FULL_SET, repeat)?;
         let ours_sps = ours["samples"].as_f64().context("samples")?
             / ours["seconds"].as_f64().context("seconds")?;

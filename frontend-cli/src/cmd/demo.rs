@@ -19,8 +19,9 @@ use std::{
     time::Duration,
 };
 
-/// Run a whole competition on a fresh local devnet (anvil + Cartesi Rollups v2.2.0 +
-/// crucible-node + the DApp): a sponsor creates a competition on Fashion-MNIST with a
+/// Run a whole competition on a fresh local devnet, payouts executed on L1.
+///
+/// The devnet is anvil + Cartesi Rollups v2.2.0 + crucible-node + the DApp. A sponsor creates a competition on Fashion-MNIST with a
 /// hidden test set and a baseline, three trainers submit (an MLP, a CNN, and a disguised
 /// copy of the leader submitted later), the leaderboard is printed, the sponsor reveals the
 /// test set, anyone finalizes, and every payout voucher is executed on L1.

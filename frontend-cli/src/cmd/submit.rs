@@ -16,8 +16,11 @@ use crucible_types::{
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
-/// Submit a model to a competition: commit to it (the commit's input index is its
-/// priority), upload it in chunks, reveal it, and wait for the DApp's score.
+/// Submit a model: commit, upload, reveal, and wait for the DApp's score.
+///
+/// The commit's input index is the submission's priority (earliest wins ties, and a later
+/// entry must beat an earlier one by the competition's ε). The salt is kept in
+/// <home>/secrets.json, so an interrupted submit resumes with the same commitment.
 ///
 /// Example: crucible submit --competition 1 --model model.onnx --dev-account 2
 #[derive(Debug, clap::Args)]

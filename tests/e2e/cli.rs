@@ -1,0 +1,218 @@
+//! The `crucible` CLI against a devnet it starts itself: snapshots of what a user sees
+//! (hashes, addresses, CIDs, times and ports redacted), exit codes and error messages.
+
+use crucible_e2e::{bins, repo, skipped, token_artifact, tool};
+use std::{path::Path, process::Command};
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn crucible(home: &Path, args: &[&str]) -> Run {
+    let out = Command::new(&bins().cli)
+        .args(args)
+        .arg("--home")
+        .arg(home)
+        .current_dir(repo())
+        .env_remove("CRUCIBLE_RPC")
+        .env_remove("CRUCIBLE_NODE")
+        .env_remove("CRUCIBLE_APP")
+        .env_remove("CRUCIBLE_KEY")
+        .output()
+        .expect("crucible runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs a command that must succeed and print JSON; returns it pretty-printed for a snapshot.
+fn ok_json(home: &Path, args: &[&str]) -> String {
+    let r = crucible(home, args);
+    assert_eq!(r.code, 0, "crucible {args:?}: {}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("crucible {args:?} printed no JSON ({e}): {}", r.stdout));
+    serde_json::to_string_pretty(&v).unwrap()
+}
+
+macro_rules! snapshot {
+    ($name:expr, $value:expr) => {
+        insta::with_settings!({
+            filters => vec![
+                (r"0x[0-9a-fA-F]{64}", "[HASH]"),
+                (r"0x[0-9a-fA-F]{40}", "[ADDRESS]"),
+                (r"bafkrei[a-z2-7]{52}", "[CID]"),
+                (r#""(submission_deadline|reveal_deadline)": \d+"#, r#""$1": "[TIME]""#),
+                (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+                (r"/[^\s]*crucible-cli-test-\d+", "[HOME]"),
+            ],
+        }, {
+            insta::assert_snapshot!($name, $value);
+        });
+    };
+}
+
+#[test]
+fn sponsor_and_trainer_journeys_with_their_errors() {
+    if tool("anvil").is_none() {
+        skipped("anvil not found under node_modules (run npm ci)");
+        return;
+    }
+    if token_artifact().is_none() {
+        return;
+    }
+    let home = std::env::temp_dir().join(format!("crucible-cli-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+
+    // Nothing is up yet: the CLI says what to do.
+    let r = crucible(&home, &["competitions"]);
+    assert_eq!(r.code, 2);
+    snapshot!("no_devnet", r.stderr);
+    let r = crucible(&home, &["devnet", "status"]);
+    assert_eq!(r.code, 4);
+
+    // A taken port is refused with the flag that fixes it.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let r = crucible(&home, &["devnet", "up", "--port", &port]);
+    assert_eq!(r.code, 4);
+    assert!(
+        r.stderr.contains("pass --port 0 for a free one"),
+        "{}",
+        r.stderr
+    );
+    drop(busy);
+
+    let up = ok_json(
+        &home,
+        &["devnet", "up", "--port", "0", "--node-port", "0", "--json"],
+    );
+    assert!(up.contains("\"application\""));
+    let again = crucible(&home, &["devnet", "up", "--port", "0", "--node-port", "0"]);
+    assert_eq!(again.code, 4);
+    assert!(again.stderr.contains("already up"), "{}", again.stderr);
+    assert_eq!(crucible(&home, &["devnet", "status"]).code, 0);
+
+    snapshot!(
+        "competitions_empty",
+        ok_json(&home, &["competitions", "--json"])
+    );
+
+    // The sponsor creates a competition (no key: told how to give one).
+    let create = [
+        "competition",
+        "create",
+        "--data",
+        "data/fashion-mnist/val-1k.safetensors",
+        "--test",
+        "data/fashion-mnist/test-1k.safetensors",
+        "--reward",
+        "50",
+        "--payout-bps",
+        "10000",
+        "--json",
+    ];
+    let r = crucible(&home, &create);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--dev-account"), "{}", r.stderr);
+    let mut with_key = create.to_vec();
+    with_key.extend(["--dev-account", "1"]);
+    snapshot!("competition_create", ok_json(&home, &with_key));
+    snapshot!(
+        "competitions_one",
+        ok_json(&home, &["competitions", "--json"])
+    );
+
+    // A trainer submits; a resubmission of the same model by another trainer is rejected
+    // by the DApp (exit 3, with its reason).
+    let submit = |account: &str| {
+        crucible(
+            &home,
+            &[
+                "submit",
+                "--competition",
+                "1",
+                "--model",
+                "models/mlp/model.onnx",
+                "--dev-account",
+                account,
+                "--json",
+            ],
+        )
+    };
+    let r = submit("2");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let scored: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(scored["rank"], 1);
+    snapshot!("submit", serde_json::to_string_pretty(&scored).unwrap());
+    let r = submit("3");
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("already submitted under the earlier commitment"),
+        "{}",
+        r.stderr
+    );
+    snapshot!(
+        "leaderboard",
+        ok_json(&home, &["leaderboard", "1", "--json"])
+    );
+
+    // Human output of the same.
+    let r = crucible(&home, &["leaderboard", "1"]);
+    assert_eq!(r.code, 0);
+    snapshot!("leaderboard_text", r.stdout);
+
+    // Bad input: exit 2 with the reason.
+    let r = crucible(
+        &home,
+        &[
+            "submit",
+            "--competition",
+            "7",
+            "--model",
+            "models/mlp/model.onnx",
+            "--dev-account",
+            "2",
+        ],
+    );
+    assert_eq!(r.code, 2);
+    snapshot!("unknown_competition", r.stderr);
+    let r = crucible(&home, &["fetch", "not-a-cid"]);
+    assert_eq!(r.code, 2);
+    let r = crucible(&home, &["execute", "0", "--dev-account", "2"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("not a voucher"), "{}", r.stderr);
+    let r = crucible(
+        &home,
+        &[
+            "competitions",
+            "--dev-account",
+            "2",
+            "--rpc",
+            "http://127.0.0.1:1",
+        ],
+    );
+    assert_eq!(r.code, 4);
+
+    // Downloads are checked against their CID.
+    let out = home.join("model.onnx");
+    let cid = scored["model_cid"].as_str().unwrap();
+    ok_json(
+        &home,
+        &["fetch", cid, "--out", out.to_str().unwrap(), "--json"],
+    );
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(repo().join("models/mlp/model.onnx")).unwrap()
+    );
+    snapshot!("vouchers_none", ok_json(&home, &["vouchers", "--json"]));
+
+    let r = crucible(&home, &["devnet", "down"]);
+    assert_eq!(r.code, 0);
+    assert_eq!(crucible(&home, &["devnet", "status"]).code, 4);
+    let _ = std::fs::remove_dir_all(&home);
+}
