@@ -11,6 +11,7 @@ mod cmd;
 mod devnet_state;
 mod exit;
 mod node_api;
+mod npy;
 mod secrets;
 mod session;
 

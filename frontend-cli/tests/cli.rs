@@ -157,3 +157,71 @@ fn help_lists_every_journey_and_the_exit_codes() {
     assert!(out.status.success());
     insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
 }
+
+#[test]
+fn data_import_reads_numpy_and_csv_into_the_same_canonical_bytes() {
+    let dir = tmp("import");
+    let fx = |f: &str| repo().join("tests/fixtures/numpy").join(f);
+    let convert = |args: &[&str], out: &str| {
+        let out_path = dir.join(out);
+        let mut all: Vec<&str> = vec!["data", "import"];
+        all.extend_from_slice(args);
+        let out_s = out_path.to_str().unwrap().to_string();
+        all.extend(["--out", &out_s]);
+        let r = crucible(&all);
+        assert!(
+            r.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        std::fs::read(out_path).unwrap()
+    };
+    let (x, y, npz, npz64, csv) = (
+        fx("x.npy"),
+        fx("y.npy"),
+        fx("xy.npz"),
+        fx("xy-f64-i32.npz"),
+        fx("xy.csv"),
+    );
+    let from_npy = convert(&[x.to_str().unwrap(), y.to_str().unwrap()], "a.safetensors");
+    let from_npz = convert(&[npz.to_str().unwrap()], "b.safetensors");
+    let from_npz64 = convert(&[npz64.to_str().unwrap()], "c.safetensors");
+    let from_csv = convert(
+        &[csv.to_str().unwrap(), "--target", "label", "--labels"],
+        "d.safetensors",
+    );
+    assert_eq!(from_npy, from_npz);
+    assert_eq!(
+        from_npy, from_npz64,
+        "float64/int32 narrow to float32/int64"
+    );
+    assert_eq!(from_npy, from_csv);
+    let info = crucible(&["data", "info", dir.join("a.safetensors").to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(v["dataset"]["rows"], 5, "{v}");
+
+    // Features and targets swapped, or a CSV without --target: exit 2 with the reason.
+    let r = crucible(&[
+        "data",
+        "import",
+        y.to_str().unwrap(),
+        x.to_str().unwrap(),
+        "--out",
+        "/dev/null",
+    ]);
+    assert_eq!(
+        r.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let r = crucible(&[
+        "data",
+        "import",
+        csv.to_str().unwrap(),
+        "--out",
+        "/dev/null",
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("--target"));
+}

@@ -1,3 +1,4 @@
+use crate::npy;
 use anyhow::{Context, ensure};
 use crucible_core::dataset::{self, Dataset, DatasetFeatures, DatasetTargets};
 use crucible_types::Cid;
@@ -47,11 +48,122 @@ pub(crate) enum DataCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Convert a pair of NumPy `.npy` arrays: features `x[N,…]` (uint8, int*, float32/64 →
+    /// float32) and targets `y[N]` (integers → int64 labels, floats → float32 targets).
+    ///
+    /// Example: crucible data npy --x x_val.npy --y y_val.npy --out val.safetensors
+    Npy {
+        /// Features.
+        #[arg(long)]
+        x: PathBuf,
+        /// Targets.
+        #[arg(long)]
+        y: PathBuf,
+        /// Output safetensors file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Convert a NumPy `.npz` archive holding a features and a targets array.
+    ///
+    /// Example: crucible data npz --input mnist.npz --x-key x_test --y-key y_test --out test.safetensors
+    Npz {
+        /// The archive (`np.savez` or `np.savez_compressed`).
+        #[arg(long)]
+        input: PathBuf,
+        /// Name of the features array.
+        #[arg(long, default_value = "x")]
+        x_key: String,
+        /// Name of the targets array.
+        #[arg(long, default_value = "y")]
+        y_key: String,
+        /// Output safetensors file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Convert whatever the files are: one `.npz`, two `.npy` (features first), an IDX
+    /// image + label pair (in either order, gzipped or not), or a CSV (with --target).
+    ///
+    /// Examples:
+    ///   crucible data import train.npz --out train.safetensors
+    ///   crucible data import x.npy y.npy --out train.safetensors
+    ///   crucible data import t10k-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz --out test.safetensors
+    ///   crucible data import iris.csv --target species --labels --out iris.safetensors
+    Import {
+        /// The input file(s).
+        #[arg(required = true, num_args = 1..=2)]
+        inputs: Vec<PathBuf>,
+        /// CSV only: the target column.
+        #[arg(long)]
+        target: Option<String>,
+        /// CSV only: the target column holds integer class labels.
+        #[arg(long)]
+        labels: bool,
+        /// Output safetensors file.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Describe a canonical dataset file.
     Info {
         /// The safetensors file.
         file: PathBuf,
     },
+}
+
+/// `data import`: picks the converter from the files' contents.
+fn import(
+    inputs: Vec<PathBuf>,
+    target: Option<String>,
+    labels: bool,
+    out: PathBuf,
+) -> anyhow::Result<()> {
+    let heads: Vec<Vec<u8>> = inputs
+        .iter()
+        .map(read_maybe_gz)
+        .collect::<anyhow::Result<_>>()?;
+    let is = |h: &[u8], magic: &[u8]| h.starts_with(magic);
+    match (inputs.as_slice(), heads.as_slice()) {
+        ([f], [h]) if is(h, b"PK") => DataCommand::Npz {
+            input: f.clone(),
+            x_key: "x".into(),
+            y_key: "y".into(),
+            out,
+        }
+        .run(),
+        ([x, y], [a, b]) if is(a, b"\x93NUMPY") && is(b, b"\x93NUMPY") => DataCommand::Npy {
+            x: x.clone(),
+            y: y.clone(),
+            out,
+        }
+        .run(),
+        ([a, b], [ha, hb]) if is(ha, &[0, 0, 8]) && is(hb, &[0, 0, 8]) => {
+            // IDX: the images have rank 3, the labels rank 1.
+            let (images, labels) = if ha.get(3) == Some(&3) { (a, b) } else { (b, a) };
+            DataCommand::Idx {
+                images: images.clone(),
+                labels: labels.clone(),
+                start: 0,
+                count: None,
+                out,
+            }
+            .run()
+        }
+        ([f], [h]) if std::str::from_utf8(h).is_ok() => {
+            let target = target.ok_or_else(|| {
+                crate::exit::invalid("a CSV needs --target <column> (and --labels for class labels)")
+            })?;
+            DataCommand::Csv {
+                input: f.clone(),
+                target,
+                labels,
+                out,
+            }
+            .run()
+        }
+        _ => Err(crate::exit::invalid(
+            "cannot tell the format: give one .npz, two .npy (features first), an IDX image and label pair, or one CSV",
+        )
+        .into()),
+    }
 }
 
 fn read_maybe_gz(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
@@ -103,9 +215,77 @@ fn parse_idx(bytes: &[u8]) -> anyhow::Result<(Vec<usize>, &[u8])> {
     Ok((dims, &bytes[header..]))
 }
 
+/// Writes a features/targets pair in the canonical format.
+fn encode_arrays(x: &npy::Array, y: &npy::Array) -> anyhow::Result<Vec<u8>> {
+    let bad = |what: String| -> anyhow::Error { crate::exit::invalid(what).into() };
+    let n = *x
+        .shape
+        .first()
+        .ok_or_else(|| bad("x must have a leading row dimension".into()))?;
+    if y.shape.first() != Some(&n) || y.data.len() != n {
+        return Err(bad(format!(
+            "x has {n} rows but y has shape {:?}: y must be [N] (or [N, 1]); features first, then targets",
+            y.shape
+        )));
+    }
+    if n == 0 {
+        return Err(bad("the dataset has no rows".into()));
+    }
+    let x_shape = if x.shape.len() == 1 {
+        vec![n, 1]
+    } else {
+        x.shape.clone()
+    };
+    let widened: Vec<f32>;
+    let features = match &x.data {
+        npy::Data::U8(v) => DatasetFeatures::U8(v),
+        npy::Data::F32(v) => DatasetFeatures::F32(v),
+        npy::Data::I64(v) => {
+            widened = v.iter().map(|&i| i as f32).collect();
+            DatasetFeatures::F32(&widened)
+        }
+    };
+    let labels: Vec<i64>;
+    let targets = match &y.data {
+        npy::Data::I64(v) => DatasetTargets::Labels(v),
+        npy::Data::U8(v) => {
+            labels = v.iter().map(|&b| i64::from(b)).collect();
+            DatasetTargets::Labels(&labels)
+        }
+        npy::Data::F32(v) => DatasetTargets::Values(v),
+    };
+    dataset::encode(&x_shape, features, &[n], targets).map_err(|e| crate::exit::invalid(e).into())
+}
+
+fn read(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path)
+        .map_err(|e| crate::exit::invalid(format!("cannot read {}: {e}", path.display())).into())
+}
+
 impl DataCommand {
     pub(crate) fn run(self) -> anyhow::Result<()> {
         match self {
+            Self::Npy { x, y, out } => {
+                let xa = npy::parse(&read(&x)?).with_context(|| format!("{}", x.display()))?;
+                let ya = npy::parse(&read(&y)?).with_context(|| format!("{}", y.display()))?;
+                write(&out, &encode_arrays(&xa, &ya)?)
+            }
+            Self::Npz {
+                input,
+                x_key,
+                y_key,
+                out,
+            } => {
+                let (xa, ya) = npy::parse_npz(&read(&input)?, &x_key, &y_key)
+                    .with_context(|| format!("{}", input.display()))?;
+                write(&out, &encode_arrays(&xa, &ya)?)
+            }
+            Self::Import {
+                inputs,
+                target,
+                labels,
+                out,
+            } => import(inputs, target, labels, out),
             Self::Idx {
                 images,
                 labels,
