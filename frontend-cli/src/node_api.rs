@@ -34,6 +34,8 @@ pub(crate) struct NodeApi {
     url: String,
     app: Address,
     client: reqwest::Client,
+    /// Show spinners while waiting (not in `--json` mode, only on a terminal).
+    spinners: bool,
 }
 
 fn unavailable(url: &str, e: &reqwest::Error) -> Exit {
@@ -54,12 +56,25 @@ pub(crate) fn hex_bytes(v: &Value) -> anyhow::Result<Vec<u8>> {
 }
 
 impl NodeApi {
-    pub(crate) fn new(url: &str, app: Address) -> Self {
+    pub(crate) fn new(url: &str, app: Address, spinners: bool) -> Self {
         Self {
             url: url.trim_end_matches('/').to_string(),
             app,
             client: reqwest::Client::new(),
+            spinners,
         }
+    }
+
+    /// A spinner on stderr saying what is awaited (hidden when not wanted).
+    pub(crate) fn spinner(&self, what: String) -> indicatif::ProgressBar {
+        let bar = if self.spinners {
+            indicatif::ProgressBar::new_spinner()
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        bar.set_message(what);
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
     }
 
     /// One JSON-RPC call with `application` added to the params; returns `result`.
@@ -115,6 +130,7 @@ impl NodeApi {
         timeout: Duration,
     ) -> anyhow::Result<Processed> {
         let started = Instant::now();
+        let spinner = self.spinner(format!("waiting for the node to process input {index}"));
         let input = loop {
             if let Some(i) = self
                 .get_opt(
@@ -134,6 +150,7 @@ impl NodeApi {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
+        spinner.finish_and_clear();
         let filter = json!({ "input_index": format!("{index:#x}") });
         let outputs = self.list_all("cartesi_listOutputs", filter.clone()).await?;
         let reports = self

@@ -184,7 +184,7 @@ impl Global {
             erc20_portal: on_devnet.map_or(ERC20_PORTAL, |d| d.deployment.erc20_portal),
             ether_portal: on_devnet.map_or(ETHER_PORTAL, |d| d.deployment.ether_portal),
             devnet_token: on_devnet.map(|d| d.deployment.token),
-            node: NodeApi::new(&node, app),
+            node: NodeApi::new(&node, app, !self.json && std::io::stderr().is_terminal()),
             json: self.json,
             home: self.home.clone(),
         })

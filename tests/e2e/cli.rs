@@ -1,8 +1,74 @@
 //! The `crucible` CLI against a devnet it starts itself: snapshots of what a user sees
 //! (hashes, addresses, CIDs, times and ports redacted), exit codes and error messages.
 
+use alloy::{
+    primitives::{Address, B256, Bytes},
+    providers::{Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+    sol_types::SolCall,
+};
 use crucible_e2e::{bins, repo, skipped, token_artifact, tool};
-use std::{path::Path, process::Command};
+use crucible_node::devnet::{ANVIL_KEYS, IInputBox};
+use crucible_types::{Cid, abi::ICrucible};
+use std::{path::Path, process::Command, time::Duration};
+
+fn addr(devnet: &serde_json::Value, key: &str) -> Address {
+    devnet["deployment"][key].as_str().unwrap().parse().unwrap()
+}
+
+async fn input_count(devnet: &serde_json::Value) -> u64 {
+    let provider =
+        ProviderBuilder::new().connect_http(devnet["rpc"].as_str().unwrap().parse().unwrap());
+    IInputBox::new(addr(devnet, "input_box"), &provider)
+        .getNumberOfInputs(addr(devnet, "application"))
+        .call()
+        .await
+        .unwrap()
+        .try_into()
+        .unwrap()
+}
+
+/// Sends chunk 0 of `blob` from dev account 5, waits until the node has processed it, and
+/// returns the input count after it.
+async fn first_chunk_then_count(devnet: &serde_json::Value, blob: &[u8]) -> u64 {
+    let key: PrivateKeySigner = ANVIL_KEYS[5].parse().unwrap();
+    let provider = ProviderBuilder::new()
+        .wallet(key)
+        .connect_http(devnet["rpc"].as_str().unwrap().parse().unwrap());
+    let cid = Cid::of(blob);
+    let call = ICrucible::putChunkCall {
+        sha256Digest: B256::from(*cid.digest()),
+        index: 0,
+        count: blob.len().div_ceil(60_000) as u32,
+        data: Bytes::copy_from_slice(&blob[..60_000]),
+    };
+    IInputBox::new(addr(devnet, "input_box"), &provider)
+        .addInput(addr(devnet, "application"), call.abi_encode().into())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let count = input_count(devnet).await;
+    let node = devnet["node"].as_str().unwrap();
+    let client = reqwest::Client::new();
+    for _ in 0..600 {
+        let v: serde_json::Value = client
+            .get(format!("{node}/blobs/{cid}/chunks"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if v["uploads"].as_array().is_some_and(|u| !u.is_empty()) {
+            return count;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the node never listed the first chunk");
+}
 
 struct Run {
     code: i32,
@@ -210,6 +276,36 @@ fn sponsor_and_trainer_journeys_with_their_errors() {
         std::fs::read(repo().join("models/mlp/model.onnx")).unwrap()
     );
     snapshot!("vouchers_none", ok_json(&home, &["vouchers", "--json"]));
+
+    // An interrupted upload resumes: the first chunk was sent by hand, `crucible upload`
+    // sends only the other chunks.
+    let devnet: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(home.join("devnet/devnet.json")).unwrap()).unwrap();
+    let test = std::fs::read(repo().join("data/fashion-mnist/test-1k.safetensors")).unwrap();
+    let sent = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(first_chunk_then_count(&devnet, &test));
+    let r = crucible(
+        &home,
+        &[
+            "upload",
+            "data/fashion-mnist/test-1k.safetensors",
+            "--dev-account",
+            "5",
+            "--json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let after = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(input_count(&devnet));
+    let chunks = test.len().div_ceil(60_000) as u64;
+    assert_eq!(
+        after - sent,
+        chunks - 1,
+        "only the missing chunks were sent"
+    );
+    snapshot!("upload", r.stdout);
 
     let r = crucible(&home, &["devnet", "down"]);
     assert_eq!(r.code, 0);

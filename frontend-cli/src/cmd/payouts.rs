@@ -133,6 +133,9 @@ pub(crate) async fn list(global: &Global, mine: bool) -> anyhow::Result<()> {
 /// claim; returns the payee's balance before and after.
 pub(crate) async fn execute_one(s: &Session, index: u64, wait: Duration) -> anyhow::Result<Value> {
     let started = Instant::now();
+    let spinner = s
+        .node
+        .spinner(format!("waiting for the claim of output {index}'s epoch"));
     let v = loop {
         let out = s
             .node
@@ -145,6 +148,7 @@ pub(crate) async fn execute_one(s: &Session, index: u64, wait: Duration) -> anyh
         let v = voucher(&out["data"])
             .map_err(|_| invalid(format!("output {index} is not a voucher")))?;
         if v.siblings.is_some() {
+            spinner.finish_and_clear();
             break v;
         }
         if started.elapsed() > wait {
