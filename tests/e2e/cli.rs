@@ -3,7 +3,7 @@
 
 use alloy::{
     primitives::{Address, B256, Bytes},
-    providers::{Provider, ProviderBuilder},
+    providers::ProviderBuilder,
     signers::local::PrivateKeySigner,
     sol_types::SolCall,
 };
