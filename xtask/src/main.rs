@@ -2,6 +2,7 @@
 
 use clap::Parser;
 
+mod riscv;
 mod tasks;
 
 fn main() -> std::process::ExitCode {

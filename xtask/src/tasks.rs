@@ -16,8 +16,10 @@ pub(crate) enum Xtask {
     /// contracts from npm, a Python venv with onnxruntime, and the full Fashion-MNIST test
     /// set converted from Debian's dataset-fashion-mnist.
     Setup,
-    /// Everything CI runs: set-up, fmt, clippy, the core's dependency rule, every Rust test,
-    /// the Foundry ABI tests, and `crucible score` against onnxruntime on the 10,000 test images.
+    /// Everything CI runs: set-up, fmt, clippy, the core's dependency rule, the riscv64
+    /// build, every Rust test (the riscv64 DApp against the native one included), the
+    /// Foundry ABI tests, `crucible score` against onnxruntime on the 10,000 test images, and
+    /// crucible-core's tests on riscv64 under qemu.
     Test,
     /// Samples/s of crucible-core scoring the baseline models, against onnxruntime (one
     /// thread) on the same models and data in the same run.
@@ -31,6 +33,9 @@ pub(crate) enum Xtask {
     /// Install the chain tools, build the release binaries and run `crucible demo`: a whole
     /// competition on a fresh local devnet, payouts executed on L1.
     Demo,
+    /// Build the DApp and crucible-core's tests for riscv64 (Debian sid chroot, created on
+    /// first use; needs root) and prove host ↔ riscv64 bit-identity under qemu.
+    Riscv,
 }
 
 const MODELS: [&str; 3] = ["mlp-baseline", "mlp", "cnn"];
@@ -38,14 +43,14 @@ const FASHION: &str = "/usr/share/datasets/fashion-mnist";
 const FULL_SET: &str = "data/generated/fashion-mnist-t10k.safetensors";
 const ONNXRUNTIME: &str = "onnxruntime==1.32.0";
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the workspace")
         .to_path_buf()
 }
 
-fn run(cmd: &mut Command) -> anyhow::Result<()> {
+pub(crate) fn run(cmd: &mut Command) -> anyhow::Result<()> {
     eprintln!("+ {cmd:?}");
     let status = cmd
         .current_dir(root())
@@ -69,7 +74,7 @@ fn output(cmd: &mut Command) -> anyhow::Result<String> {
     Ok(String::from_utf8(out.stdout)?)
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
@@ -85,6 +90,7 @@ impl Xtask {
             Self::BenchEval { repeat } => bench(repeat),
             Self::CheckDeps => check_deps(),
             Self::Demo => demo(),
+            Self::Riscv => crate::riscv::riscv(),
         }
     }
 }
@@ -284,9 +290,26 @@ fn test() -> anyhow::Result<()> {
         "warnings",
     ]))?;
     check_deps()?;
-    run(cargo().args(["test", "--workspace", "--locked"]))?;
+    // The riscv64 build comes first so the node's bit-identity test runs with the rest.
+    let riscv = match crate::riscv::available() {
+        Ok(()) => Some(crate::riscv::build()?),
+        Err(why) => {
+            eprintln!("SKIPPED: host ↔ riscv64 bit-identity: {why}");
+            None
+        }
+    };
+    let mut tests = cargo();
+    tests.args(["test", "--workspace", "--locked"]);
+    if let Some(b) = &riscv {
+        tests.envs(crate::riscv::dapp_env(b));
+    }
+    run(&mut tests)?;
     contracts()?;
-    agree_with_onnxruntime()
+    agree_with_onnxruntime()?;
+    match &riscv {
+        Some(b) => crate::riscv::core_tests(b),
+        None => Ok(()),
+    }
 }
 
 fn bench(repeat: u32) -> anyhow::Result<()> {

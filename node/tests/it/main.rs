@@ -5,3 +5,4 @@ mod devnet;
 mod devnet_support;
 mod e2e;
 mod host;
+mod riscv;
