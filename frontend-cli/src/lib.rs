@@ -81,8 +81,8 @@ impl Cli {
         let g = self.global;
         match self.cmd {
             Command::Score(args) => return args.run(g.json),
-            Command::Data(cmd) => return cmd.run(),
-            Command::Cid(args) => return args.run(),
+            Command::Data(cmd) => return cmd.run(g.json),
+            Command::Cid(args) => return args.run(g.json),
             _ => {}
         }
         let runtime = tokio::runtime::Runtime::new()?;

@@ -225,3 +225,20 @@ fn data_import_reads_numpy_and_csv_into_the_same_canonical_bytes() {
     assert_eq!(r.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&r.stderr).contains("--target"));
 }
+
+#[test]
+fn cid_json_lists_every_file() {
+    let out = crucible(&[
+        "cid",
+        "models/mlp/model.onnx",
+        "models/cnn/model.onnx",
+        "--json",
+    ]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo().join("models/cnn/MANIFEST.json")).unwrap())
+            .unwrap();
+    assert_eq!(v[1]["cid"], manifest["cid"]);
+    assert_eq!(v.as_array().unwrap().len(), 2);
+}

@@ -151,6 +151,19 @@ fn sponsor_and_trainer_journeys_with_their_errors() {
         r.stderr
     );
     drop(busy);
+    let r = crucible(
+        &home,
+        &[
+            "devnet",
+            "up",
+            "--port",
+            "0",
+            "--anvil",
+            "/nonexistent/anvil",
+        ],
+    );
+    assert_eq!(r.code, 4);
+    assert!(r.stderr.contains("anvil not found"), "{}", r.stderr);
 
     let up = ok_json(
         &home,

@@ -14,10 +14,18 @@ pub(crate) struct CidArgs {
 }
 
 impl CidArgs {
-    pub(crate) fn run(self) -> anyhow::Result<()> {
+    pub(crate) fn run(self, json: bool) -> anyhow::Result<()> {
+        let mut all = Vec::new();
         for f in &self.files {
             let bytes = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
-            println!("{}  {}", Cid::of(&bytes), f.display());
+            if json {
+                all.push(serde_json::json!({ "file": f, "cid": Cid::of(&bytes).to_string() }));
+            } else {
+                println!("{}  {}", Cid::of(&bytes), f.display());
+            }
+        }
+        if json {
+            println!("{}", serde_json::Value::Array(all));
         }
         Ok(())
     }

@@ -115,6 +115,7 @@ fn import(
     target: Option<String>,
     labels: bool,
     out: PathBuf,
+    json: bool,
 ) -> anyhow::Result<()> {
     let heads: Vec<Vec<u8>> = inputs
         .iter()
@@ -128,13 +129,13 @@ fn import(
             y_key: "y".into(),
             out,
         }
-        .run(),
+        .run(json),
         ([x, y], [a, b]) if is(a, b"\x93NUMPY") && is(b, b"\x93NUMPY") => DataCommand::Npy {
             x: x.clone(),
             y: y.clone(),
             out,
         }
-        .run(),
+        .run(json),
         ([a, b], [ha, hb]) if is(ha, &[0, 0, 8]) && is(hb, &[0, 0, 8]) => {
             // IDX: the images have rank 3, the labels rank 1.
             let (images, labels) = if ha.get(3) == Some(&3) { (a, b) } else { (b, a) };
@@ -145,7 +146,7 @@ fn import(
                 count: None,
                 out,
             }
-            .run()
+            .run(json)
         }
         ([f], [h]) if std::str::from_utf8(h).is_ok() => {
             let target = target.ok_or_else(|| {
@@ -157,7 +158,7 @@ fn import(
                 labels,
                 out,
             }
-            .run()
+            .run(json)
         }
         _ => Err(crate::exit::invalid(
             "cannot tell the format: give one .npz, two .npy (features first), an IDX image and label pair, or one CSV",
@@ -263,12 +264,12 @@ fn read(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
 }
 
 impl DataCommand {
-    pub(crate) fn run(self) -> anyhow::Result<()> {
+    pub(crate) fn run(self, json: bool) -> anyhow::Result<()> {
         match self {
             Self::Npy { x, y, out } => {
                 let xa = npy::parse(&read(&x)?).with_context(|| format!("{}", x.display()))?;
                 let ya = npy::parse(&read(&y)?).with_context(|| format!("{}", y.display()))?;
-                write(&out, &encode_arrays(&xa, &ya)?)
+                write(&out, &encode_arrays(&xa, &ya)?, json)
             }
             Self::Npz {
                 input,
@@ -278,14 +279,14 @@ impl DataCommand {
             } => {
                 let (xa, ya) = npy::parse_npz(&read(&input)?, &x_key, &y_key)
                     .with_context(|| format!("{}", input.display()))?;
-                write(&out, &encode_arrays(&xa, &ya)?)
+                write(&out, &encode_arrays(&xa, &ya)?, json)
             }
             Self::Import {
                 inputs,
                 target,
                 labels,
                 out,
-            } => import(inputs, target, labels, out),
+            } => import(inputs, target, labels, out, json),
             Self::Idx {
                 images,
                 labels,
@@ -322,7 +323,7 @@ impl DataCommand {
                     DatasetTargets::Labels(&y),
                 )
                 .map_err(anyhow::Error::msg)?;
-                write(&out, &bytes)
+                write(&out, &bytes, json)
             }
             Self::Csv {
                 input,
@@ -389,7 +390,7 @@ impl DataCommand {
                     targets,
                 )
                 .map_err(anyhow::Error::msg)?;
-                write(&out, &bytes)
+                write(&out, &bytes, json)
             }
             Self::Info { file } => {
                 let bytes =
@@ -411,16 +412,23 @@ impl DataCommand {
     }
 }
 
-fn write(out: &PathBuf, bytes: &[u8]) -> anyhow::Result<()> {
+fn write(out: &PathBuf, bytes: &[u8], json: bool) -> anyhow::Result<()> {
     Dataset::parse(bytes, u32::MAX)
         .map_err(anyhow::Error::msg)
         .context("the converted dataset does not validate")?;
     std::fs::write(out, bytes).with_context(|| format!("writing {}", out.display()))?;
-    println!(
-        "{}  {} ({} bytes)",
-        Cid::of(bytes),
-        out.display(),
-        bytes.len()
-    );
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "cid": Cid::of(bytes), "file": out, "bytes": bytes.len() })
+        );
+    } else {
+        println!(
+            "{}  {} ({} bytes)",
+            Cid::of(bytes),
+            out.display(),
+            bytes.len()
+        );
+    }
     Ok(())
 }
