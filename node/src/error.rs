@@ -48,6 +48,16 @@ pub enum Error {
         /// The root on chain.
         theirs: alloy::primitives::B256,
     },
+    /// The consensus reverted `submitClaim`, for another reason than an existing claim.
+    #[error(
+        "the consensus refused the claim for block {block} (revert data {revert}): is the node's key the Authority's owner?"
+    )]
+    ClaimRefused {
+        /// The epoch's last block.
+        block: u64,
+        /// The revert data (a custom error's selector and arguments).
+        revert: String,
+    },
     /// The DApp did not reach its first `/finish` in time.
     #[error("the DApp did not call /finish within {0:?}")]
     NotReady(std::time::Duration),

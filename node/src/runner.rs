@@ -308,7 +308,17 @@ impl<P: Provider> Runner<P> {
                         theirs: found,
                     });
                 }
-                None => return Err(e.into()),
+                // The Authority refused the claim (not its owner, not an epoch's last
+                // block…): retrying cannot help.
+                None => match e.as_revert_data() {
+                    Some(data) => {
+                        return Err(Error::ClaimRefused {
+                            block,
+                            revert: data.to_string(),
+                        });
+                    }
+                    None => return Err(e.into()),
+                },
             },
         };
         let claim = Claim {
@@ -351,11 +361,17 @@ async fn claim_on_chain(
     app: Address,
     block: u64,
 ) -> Result<Option<(B256, Option<B256>)>> {
+    // A claim for `block` can only be in a later block.
+    let latest = provider.get_block_number().await?;
+    if latest <= block {
+        return Ok(None);
+    }
     let filter = Filter::new()
         .address(consensus)
         .event_signature(IConsensus::ClaimSubmitted::SIGNATURE_HASH)
         .topic2(app.into_word())
-        .from_block(block + 1);
+        .from_block(block + 1)
+        .to_block(latest);
     for log in provider.get_logs(&filter).await? {
         let tx = log.transaction_hash;
         let Ok(event) = log.log_decode::<IConsensus::ClaimSubmitted>() else {

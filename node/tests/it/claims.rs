@@ -73,6 +73,34 @@ async fn a_claim_found_on_chain_after_a_crash_is_adopted() {
         .unwrap()
     };
 
+    // A node whose key does not own the Authority is told so, and does not retry.
+    {
+        let stranger: PrivateKeySigner = devnet::ANVIL_KEYS[5].parse().unwrap();
+        let machine = HostMachine::start(&dapp(), MachineConfig::default())
+            .await
+            .unwrap();
+        let mut node = Runner::open(
+            connect(&anvil, &stranger).await,
+            d.application,
+            d.input_box,
+            machine,
+            Store::in_memory().unwrap(),
+            0,
+        )
+        .await
+        .unwrap();
+        node.sync(head).await.unwrap();
+        let refused = node.claim(d.authority, head).await.unwrap_err();
+        assert!(
+            matches!(refused, crucible_node::Error::ClaimRefused { .. }),
+            "{refused}"
+        );
+        assert!(
+            refused.to_string().contains("Authority's owner"),
+            "{refused}"
+        );
+    }
+
     let mut node = open().await;
     let early = node.claim(d.authority, head).await.unwrap_err();
     assert!(early.to_string().contains("read only up to"), "{early}");
