@@ -323,7 +323,10 @@ pub fn blob(store: &Store, cid: &Cid) -> Result<Option<Vec<u8>>> {
         uploads[pos].1.insert(index, input);
     }
     for ((_, count), chunks) in uploads {
-        if chunks.len() != count as usize || chunks.keys().next_back() != Some(&(count - 1)) {
+        if count == 0
+            || chunks.len() != count as usize
+            || chunks.keys().next_back() != Some(&(count - 1))
+        {
             continue;
         }
         let mut bytes = Vec::new();
