@@ -73,7 +73,8 @@ struct RunArgs {
     #[arg(long)]
     from_block: Option<u64>,
     /// The DApp command (default: `crucible-dapp` beside this binary), e.g.
-    /// `-- qemu-riscv64 -L /sysroot target/riscv64gc-unknown-linux-gnu/release/crucible-dapp`.
+    /// `-- qemu-riscv64-static target/riscv64/riscv64gc-unknown-linux-gnu/release/crucible-dapp`
+    /// (the static riscv64 build of `cargo xtask riscv`).
     #[arg(last = true)]
     dapp: Vec<OsString>,
 }
