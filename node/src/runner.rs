@@ -85,6 +85,10 @@ pub struct Runner<P> {
     claims: Vec<Claim>,
     next_block: u64,
     store: Store,
+    /// Inputs read from L1 and not yet processed, with their blocks.
+    pending: std::collections::VecDeque<(u64, Bytes)>,
+    /// The last block of the range whose logs are in `pending`.
+    fetched_to: Option<u64>,
 }
 
 impl<P: Provider> Runner<P> {
@@ -117,6 +121,8 @@ impl<P: Provider> Runner<P> {
             claims,
             next_block,
             store,
+            pending: std::collections::VecDeque::new(),
+            fetched_to: None,
         };
         for input in stored {
             let result = runner.execute(&input.blob).await?;
@@ -135,7 +141,36 @@ impl<P: Provider> Runner<P> {
 
     /// Processes every input added up to and including `to_block`.
     pub async fn sync(&mut self, to_block: u64) -> Result<()> {
-        while self.next_block <= to_block {
+        while !self.sync_step(to_block, usize::MAX).await? {}
+        Ok(())
+    }
+
+    /// Processes at most `max_inputs` of the inputs added up to and including `to_block`
+    /// (so the caller can serve inspects in between); true once caught up. Logs are read in
+    /// ranges of at most [`LOG_RANGE`] blocks; the block cursor moves past a range once all
+    /// its inputs are processed.
+    pub async fn sync_step(&mut self, to_block: u64, max_inputs: usize) -> Result<bool> {
+        let mut done = 0;
+        loop {
+            if let Some((block, input)) = self.pending.front().cloned() {
+                if done >= max_inputs {
+                    return Ok(false);
+                }
+                self.process(block, &input).await?;
+                self.pending.pop_front();
+                done += 1;
+                continue;
+            }
+            if let Some(end) = self.fetched_to.take() {
+                self.next_block = end + 1;
+                self.store.set_next_block(self.next_block)?;
+            }
+            if self.next_block > to_block {
+                return Ok(true);
+            }
+            if done >= max_inputs {
+                return Ok(false);
+            }
             let end = to_block.min(self.next_block + LOG_RANGE - 1);
             let filter = Filter::new()
                 .address(self.input_box)
@@ -143,8 +178,7 @@ impl<P: Provider> Runner<P> {
                 .topic1(self.app.into_word())
                 .from_block(self.next_block)
                 .to_block(end);
-            let logs = self.provider.get_logs(&filter).await?;
-            for log in logs {
+            for log in self.provider.get_logs(&filter).await? {
                 let block = log
                     .block_number
                     .ok_or_else(|| Error::Reverted("log without a block number".into()))?;
@@ -153,16 +187,15 @@ impl<P: Provider> Runner<P> {
                     .map_err(|e| Error::Reverted(format!("InputAdded: {e}")))?
                     .inner
                     .data;
-                if event.index < U256::from(self.inputs.len()) {
+                let known = self.inputs.len() + self.pending.len();
+                if event.index < U256::from(known) {
                     // Already processed before a restart (the cursor is at its block).
                     continue;
                 }
-                self.process(block, &event.input).await?;
+                self.pending.push_back((block, event.input));
             }
-            self.next_block = end + 1;
-            self.store.set_next_block(self.next_block)?;
+            self.fetched_to = Some(end);
         }
-        Ok(())
     }
 
     /// Runs one `EvmAdvance` blob through the DApp.

@@ -199,6 +199,9 @@ const fn transient(e: &Error) -> bool {
     matches!(e, Error::Rpc(_) | Error::PendingTx(_) | Error::Contract(_))
 }
 
+/// Inputs processed between two looks at the inspect queue.
+const INPUTS_PER_SLICE: usize = 8;
+
 impl MainLoop {
     async fn run(
         mut self,
@@ -212,16 +215,8 @@ impl MainLoop {
             tokio::select! {
                 biased;
                 _ = &mut stop => return Ok(()),
-                Some(job) = inspects.recv() => {
-                    let processed = self.runner.inputs().len() as u64;
-                    let answer = self.runner.inspect(job.payload).await;
-                    let dead = matches!(answer, Err(Error::DappDead(_)));
-                    let _ = job.reply.send(answer.map(|r| (r, processed)));
-                    if dead {
-                        return Err(Error::DappDead("during an inspect".into()));
-                    }
-                }
-                _ = tick.tick() => match self.step().await {
+                Some(job) = inspects.recv() => self.inspect(job).await?,
+                _ = tick.tick() => match self.step(&mut inspects).await {
                     Ok(()) => {}
                     Err(e) if transient(&e) => tracing::warn!("L1: {e} (retrying)"),
                     Err(e) => return Err(e),
@@ -230,11 +225,28 @@ impl MainLoop {
         }
     }
 
-    /// Reads and processes every confirmed input, then claims the epochs that are over.
-    async fn step(&mut self) -> Result<()> {
+    /// Answers one inspect query through the DApp.
+    async fn inspect(&mut self, job: InspectJob) -> Result<()> {
+        let processed = self.runner.inputs().len() as u64;
+        let answer = self.runner.inspect(job.payload).await;
+        let dead = matches!(answer, Err(Error::DappDead(_)));
+        let _ = job.reply.send(answer.map(|r| (r, processed)));
+        if dead {
+            return Err(Error::DappDead("during an inspect".into()));
+        }
+        Ok(())
+    }
+
+    /// Reads and processes every confirmed input (answering queued inspects every few
+    /// inputs), then claims the epochs that are over.
+    async fn step(&mut self, inspects: &mut mpsc::Receiver<InspectJob>) -> Result<()> {
         let latest = self.provider.get_block_number().await?;
         let safe = latest.saturating_sub(self.confirmations);
-        self.runner.sync(safe).await?;
+        while !self.runner.sync_step(safe, INPUTS_PER_SLICE).await? {
+            while let Ok(job) = inspects.try_recv() {
+                self.inspect(job).await?;
+            }
+        }
         if !self.claims {
             return Ok(());
         }

@@ -101,6 +101,69 @@ async fn a_claim_found_on_chain_after_a_crash_is_adopted() {
         );
     }
 
+    // Reading in slices: two more inputs, processed one per step, the cursor moving past
+    // the range only when all its inputs are done.
+    for i in 0..2u8 {
+        let blob = vec![i; 10];
+        let call = ICrucible::putChunkCall {
+            sha256Digest: B256::from(*Cid::of(&blob).digest()),
+            index: 0,
+            count: 1,
+            data: Bytes::from(blob),
+        };
+        IInputBox::new(d.input_box, &provider)
+            .addInput(d.application, call.abi_encode().into())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+    }
+    let later = provider.get_block_number().await.unwrap();
+    {
+        let machine = HostMachine::start(&dapp(), MachineConfig::default())
+            .await
+            .unwrap();
+        let mut sliced = Runner::open(
+            provider.clone(),
+            d.application,
+            d.input_box,
+            machine,
+            Store::in_memory().unwrap(),
+            0,
+        )
+        .await
+        .unwrap();
+        let mut steps = 0;
+        while !sliced.sync_step(later, 1).await.unwrap() {
+            steps += 1;
+            assert_eq!(sliced.inputs().len(), steps, "one input per step");
+            assert!(
+                sliced.next_block() <= later,
+                "the cursor waits for the range"
+            );
+        }
+        // The step that processes the last input also finds the range done.
+        assert_eq!((sliced.inputs().len(), steps), (3, 2));
+        assert_eq!(sliced.next_block(), later + 1);
+        let machine = HostMachine::start(&dapp(), MachineConfig::default())
+            .await
+            .unwrap();
+        let mut whole = Runner::open(
+            provider.clone(),
+            d.application,
+            d.input_box,
+            machine,
+            Store::in_memory().unwrap(),
+            0,
+        )
+        .await
+        .unwrap();
+        whole.sync(later).await.unwrap();
+        assert_eq!(sliced.root(), whole.root());
+    }
+
     let mut node = open().await;
     let early = node.claim(d.authority, head).await.unwrap_err();
     assert!(early.to_string().contains("read only up to"), "{early}");
