@@ -6,7 +6,7 @@ use crate::{
     session::Session,
 };
 use alloy::{
-    primitives::{B256, Bytes, U256},
+    primitives::U256,
     providers::Provider,
     rpc::types::TransactionReceipt,
     sol_types::{SolCall, SolInterface},
@@ -15,13 +15,9 @@ use anyhow::{Context, bail};
 use crucible_node::devnet::{IERC20, IERC20Portal, IEtherPortal, IInputBox};
 use crucible_types::{
     Cid,
-    abi::{ICrucible, ICrucibleOutputsCalls},
+    abi::{self, ICrucibleOutputsCalls},
 };
 use serde_json::Value;
-
-/// Bytes of blob per `putChunk` input (the DApp takes up to 64 KiB; the rest of the
-/// 65,216-byte payload is the call's ABI head).
-pub(crate) const CHUNK: usize = 60_000;
 
 /// The input index an `InputAdded` in `receipt` announces.
 fn input_index(receipt: &TransactionReceipt) -> anyhow::Result<u64> {
@@ -100,22 +96,16 @@ impl Session {
             self.say(format!("{what}: {cid} is already stored"));
             return Ok(cid);
         }
-        let chunks: Vec<&[u8]> = bytes.chunks(CHUNK).collect();
-        let count = u32::try_from(chunks.len()).context("blob too large")?;
+        let count =
+            u32::try_from(bytes.len().div_ceil(abi::CHUNK_BYTES)).context("blob too large")?;
         let have = self.node.chunks(&cid, self.me()?, count).await?;
         let bar = self.progress(u64::from(count), what);
         bar.set_position(have.len() as u64);
         let mut last = None;
-        for (i, chunk) in chunks.iter().enumerate() {
-            if have.contains(&(i as u32)) {
+        for call in abi::put_chunk_calls(bytes) {
+            if have.contains(&call.index) {
                 continue;
             }
-            let call = ICrucible::putChunkCall {
-                sha256Digest: B256::from(*cid.digest()),
-                index: i as u32,
-                count,
-                data: Bytes::copy_from_slice(chunk),
-            };
             last = Some(self.add_input(call.abi_encode()).await?);
             bar.inc(1);
         }

@@ -9,7 +9,7 @@
 //! `cargo bench -p crucible-node --bench node` (needs `npm ci`; builds the release DApp).
 
 use alloy::{
-    primitives::{B256, Bytes},
+    primitives::B256,
     providers::{Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
     sol_types::SolCall,
@@ -20,7 +20,7 @@ use crucible_node::{
     runner::Runner,
     store::Store,
 };
-use crucible_types::{AdvanceMeta, Cid, abi::ICrucible};
+use crucible_types::{AdvanceMeta, abi};
 use std::{
     path::PathBuf,
     process::Command,
@@ -35,13 +35,7 @@ fn repo() -> PathBuf {
 
 fn chunk_call(i: usize) -> Vec<u8> {
     let blob = format!("benchmark blob {i}").into_bytes();
-    ICrucible::putChunkCall {
-        sha256Digest: B256::from(*Cid::of(&blob).digest()),
-        index: 0,
-        count: 1,
-        data: Bytes::from(blob),
-    }
-    .abi_encode()
+    abi::put_chunk_calls(&blob).swap_remove(0).abi_encode()
 }
 
 #[tokio::main]

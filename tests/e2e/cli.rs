@@ -2,14 +2,12 @@
 //! (hashes, addresses, CIDs, times and ports redacted), exit codes and error messages.
 
 use alloy::{
-    primitives::{Address, B256, Bytes},
-    providers::ProviderBuilder,
-    signers::local::PrivateKeySigner,
+    primitives::Address, providers::ProviderBuilder, signers::local::PrivateKeySigner,
     sol_types::SolCall,
 };
 use crucible_e2e::{bins, repo, skipped, token_artifact, tool};
 use crucible_node::devnet::{ANVIL_KEYS, IInputBox};
-use crucible_types::{Cid, abi::ICrucible};
+use crucible_types::{Cid, abi};
 use std::{path::Path, process::Command, time::Duration};
 
 fn addr(devnet: &serde_json::Value, key: &str) -> Address {
@@ -36,12 +34,7 @@ async fn first_chunk_then_count(devnet: &serde_json::Value, blob: &[u8]) -> u64 
         .wallet(key)
         .connect_http(devnet["rpc"].as_str().unwrap().parse().unwrap());
     let cid = Cid::of(blob);
-    let call = ICrucible::putChunkCall {
-        sha256Digest: B256::from(*cid.digest()),
-        index: 0,
-        count: blob.len().div_ceil(60_000) as u32,
-        data: Bytes::copy_from_slice(&blob[..60_000]),
-    };
+    let call = abi::put_chunk_calls(blob).swap_remove(0);
     IInputBox::new(addr(devnet, "input_box"), &provider)
         .addInput(addr(devnet, "application"), call.abi_encode().into())
         .send()
@@ -312,7 +305,7 @@ fn sponsor_and_trainer_journeys_with_their_errors() {
     let after = tokio::runtime::Runtime::new()
         .unwrap()
         .block_on(input_count(&devnet));
-    let chunks = test.len().div_ceil(60_000) as u64;
+    let chunks = test.len().div_ceil(abi::CHUNK_BYTES) as u64;
     assert_eq!(
         after - sent,
         chunks - 1,

@@ -23,8 +23,6 @@ use crucible_types::{
 };
 use serde_json::{Value, json};
 
-const CHUNK: usize = 60_000;
-
 struct Chain<P> {
     input_box: Address,
     app: Address,
@@ -44,21 +42,10 @@ impl<P: Provider> Chain<P> {
     }
 
     async fn upload(&self, bytes: &[u8]) -> Cid {
-        let cid = Cid::of(bytes);
-        let chunks: Vec<&[u8]> = bytes.chunks(CHUNK).collect();
-        for (i, c) in chunks.iter().enumerate() {
-            self.add(
-                ICrucible::putChunkCall {
-                    sha256Digest: B256::from(*cid.digest()),
-                    index: i as u32,
-                    count: chunks.len() as u32,
-                    data: Bytes::copy_from_slice(c),
-                }
-                .abi_encode(),
-            )
-            .await;
+        for call in abi::put_chunk_calls(bytes) {
+            self.add(call.abi_encode()).await;
         }
-        cid
+        Cid::of(bytes)
     }
 
     async fn inputs(&self) -> u64 {

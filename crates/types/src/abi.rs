@@ -67,6 +67,26 @@ pub fn submission_commitment(
     alloy_primitives::keccak256(encoded)
 }
 
+/// Blob bytes per `putChunk` input: with the call's ABI head they fit an `EvmAdvance`
+/// payload (at most 65,216 bytes).
+pub const CHUNK_BYTES: usize = 60_000;
+
+/// The `putChunk` calls that store `blob`, in order: [`CHUNK_BYTES`] of it per call, each
+/// naming the whole blob's sha256, its index and the number of chunks.
+pub fn put_chunk_calls(blob: &[u8]) -> Vec<ICrucible::putChunkCall> {
+    let digest = alloy_primitives::B256::from(*crate::Cid::of(blob).digest());
+    let count = blob.len().div_ceil(CHUNK_BYTES) as u32;
+    blob.chunks(CHUNK_BYTES)
+        .enumerate()
+        .map(|(i, data)| ICrucible::putChunkCall {
+            sha256Digest: digest,
+            index: i as u32,
+            count,
+            data: alloy_primitives::Bytes::copy_from_slice(data),
+        })
+        .collect()
+}
+
 /// The sponsor's test-set commitment: `keccak256(abi.encode(testCid, salt))`.
 pub fn test_set_commitment(
     test_cid: &[u8],

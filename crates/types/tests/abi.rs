@@ -198,6 +198,22 @@ fn commitments_are_keccak_of_abi_encode() {
 }
 
 #[test]
+fn put_chunk_calls_split_a_blob_in_order_under_its_digest() {
+    let blob: Vec<u8> = (0..2 * abi::CHUNK_BYTES + 7).map(|i| i as u8).collect();
+    let calls = abi::put_chunk_calls(&blob);
+    assert_eq!(calls.len(), 3);
+    let digest = B256::from(*Cid::of(&blob).digest());
+    for (i, c) in calls.iter().enumerate() {
+        assert_eq!((c.sha256Digest, c.index, c.count), (digest, i as u32, 3));
+        // With the call's head, a chunk fits the 65,216-byte EvmAdvance payload.
+        assert!(c.abi_encode().len() <= 65_216);
+    }
+    let joined: Vec<u8> = calls.iter().flat_map(|c| c.data.to_vec()).collect();
+    assert_eq!(joined, blob);
+    assert!(abi::put_chunk_calls(&[]).is_empty());
+}
+
+#[test]
 fn selectors_are_distinct_and_known() {
     let mut all: Vec<[u8; 4]> = ICrucibleCalls::SELECTORS.to_vec();
     all.extend_from_slice(ICrucibleOutputsCalls::SELECTORS);

@@ -4,10 +4,7 @@
 
 use crate::devnet_support::{connect, dapp, repo, start_anvil, token_artifact};
 use alloy::{
-    primitives::{B256, Bytes, U256},
-    providers::Provider,
-    signers::local::PrivateKeySigner,
-    sol_types::SolCall,
+    primitives::U256, providers::Provider, signers::local::PrivateKeySigner, sol_types::SolCall,
 };
 use crucible_node::{
     devnet::{self, IInputBox},
@@ -16,7 +13,31 @@ use crucible_node::{
     runner::{IApplication, Runner},
     store::Store,
 };
-use crucible_types::{Cid, abi::ICrucible};
+use crucible_types::abi;
+
+/// A runner for the devnet's application, reading with `provider`, on a fresh DApp.
+async fn runner<P: Provider>(provider: P, d: &devnet::Deployment, store: Store) -> Runner<P> {
+    let machine = HostMachine::start(&dapp(), MachineConfig::default())
+        .await
+        .unwrap();
+    Runner::open(provider, d.application, d.input_box, machine, store, 0)
+        .await
+        .unwrap()
+}
+
+/// Stores `blob` in the application with `addInput`s.
+async fn store_blob(provider: &impl Provider, d: &devnet::Deployment, blob: &[u8]) {
+    for call in abi::put_chunk_calls(blob) {
+        IInputBox::new(d.input_box, provider)
+            .addInput(d.application, call.abi_encode().into())
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+    }
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_claim_found_on_chain_after_a_crash_is_adopted() {
@@ -36,59 +57,24 @@ async fn a_claim_found_on_chain_after_a_crash_is_adopted() {
     )
     .await
     .unwrap();
-    let blob = b"a blob to store".to_vec();
-    let call = ICrucible::putChunkCall {
-        sha256Digest: B256::from(*Cid::of(&blob).digest()),
-        index: 0,
-        count: 1,
-        data: Bytes::from(blob),
-    };
-    IInputBox::new(d.input_box, &provider)
-        .addInput(d.application, call.abi_encode().into())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    store_blob(&provider, &d, b"a blob to store").await;
     let head = provider.get_block_number().await.unwrap();
 
     let dir = std::env::temp_dir().join(format!("crucible-claims-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("node.sqlite");
     let _ = std::fs::remove_file(&db);
-    let open = || async {
-        let machine = HostMachine::start(&dapp(), MachineConfig::default())
-            .await
-            .unwrap();
-        Runner::open(
-            provider.clone(),
-            d.application,
-            d.input_box,
-            machine,
-            Store::open(&db).unwrap(),
-            0,
-        )
-        .await
-        .unwrap()
-    };
+    let open = || runner(provider.clone(), &d, Store::open(&db).unwrap());
 
     // A node whose key does not own the Authority is told so, and does not retry.
     {
         let stranger: PrivateKeySigner = devnet::ANVIL_KEYS[5].parse().unwrap();
-        let machine = HostMachine::start(&dapp(), MachineConfig::default())
-            .await
-            .unwrap();
-        let mut node = Runner::open(
+        let mut node = runner(
             connect(&anvil, &stranger).await,
-            d.application,
-            d.input_box,
-            machine,
+            &d,
             Store::in_memory().unwrap(),
-            0,
         )
-        .await
-        .unwrap();
+        .await;
         node.sync(head).await.unwrap();
         let refused = node.claim(d.authority, head).await.unwrap_err();
         assert!(
@@ -104,37 +90,11 @@ async fn a_claim_found_on_chain_after_a_crash_is_adopted() {
     // Reading in slices: two more inputs, processed one per step, the cursor moving past
     // the range only when all its inputs are done.
     for i in 0..2u8 {
-        let blob = vec![i; 10];
-        let call = ICrucible::putChunkCall {
-            sha256Digest: B256::from(*Cid::of(&blob).digest()),
-            index: 0,
-            count: 1,
-            data: Bytes::from(blob),
-        };
-        IInputBox::new(d.input_box, &provider)
-            .addInput(d.application, call.abi_encode().into())
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        store_blob(&provider, &d, &[i; 10]).await;
     }
     let later = provider.get_block_number().await.unwrap();
     {
-        let machine = HostMachine::start(&dapp(), MachineConfig::default())
-            .await
-            .unwrap();
-        let mut sliced = Runner::open(
-            provider.clone(),
-            d.application,
-            d.input_box,
-            machine,
-            Store::in_memory().unwrap(),
-            0,
-        )
-        .await
-        .unwrap();
+        let mut sliced = runner(provider.clone(), &d, Store::in_memory().unwrap()).await;
         let mut steps = 0;
         while !sliced.sync_step(later, 1).await.unwrap() {
             steps += 1;
@@ -147,19 +107,7 @@ async fn a_claim_found_on_chain_after_a_crash_is_adopted() {
         // The step that processes the last input also finds the range done.
         assert_eq!((sliced.inputs().len(), steps), (3, 2));
         assert_eq!(sliced.next_block(), later + 1);
-        let machine = HostMachine::start(&dapp(), MachineConfig::default())
-            .await
-            .unwrap();
-        let mut whole = Runner::open(
-            provider.clone(),
-            d.application,
-            d.input_box,
-            machine,
-            Store::in_memory().unwrap(),
-            0,
-        )
-        .await
-        .unwrap();
+        let mut whole = runner(provider.clone(), &d, Store::in_memory().unwrap()).await;
         whole.sync(later).await.unwrap();
         assert_eq!(sliced.root(), whole.root());
     }

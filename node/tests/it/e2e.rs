@@ -38,18 +38,10 @@ async fn add(provider: &impl Provider, input_box: Address, app: Address, payload
 }
 
 async fn upload(provider: &impl Provider, input_box: Address, app: Address, bytes: &[u8]) -> Cid {
-    let cid = Cid::of(bytes);
-    let chunks: Vec<&[u8]> = bytes.chunks(60_000).collect();
-    for (i, c) in chunks.iter().enumerate() {
-        let call = ICrucible::putChunkCall {
-            sha256Digest: B256::from(*cid.digest()),
-            index: i as u32,
-            count: chunks.len() as u32,
-            data: Bytes::copy_from_slice(c),
-        };
+    for call in abi::put_chunk_calls(bytes) {
         add(provider, input_box, app, call.abi_encode()).await;
     }
-    cid
+    Cid::of(bytes)
 }
 
 fn notices(outputs: &[Vec<u8>]) -> Vec<ICrucibleOutputsCalls> {

@@ -32,18 +32,10 @@ fn read(rel: &str) -> Vec<u8> {
 }
 
 fn upload(inputs: &mut Vec<(Address, u64, Vec<u8>)>, who: Address, bytes: &[u8]) -> Cid {
-    let cid = Cid::of(bytes);
-    let chunks: Vec<&[u8]> = bytes.chunks(60_000).collect();
-    for (i, c) in chunks.iter().enumerate() {
-        let call = ICrucible::putChunkCall {
-            sha256Digest: B256::from(*cid.digest()),
-            index: i as u32,
-            count: chunks.len() as u32,
-            data: Bytes::copy_from_slice(c),
-        };
+    for call in abi::put_chunk_calls(bytes) {
         inputs.push((who, START, call.abi_encode()));
     }
-    cid
+    Cid::of(bytes)
 }
 
 /// (sender, block timestamp, payload) of every input.

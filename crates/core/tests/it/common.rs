@@ -105,15 +105,8 @@ impl Harness {
 
     pub(crate) fn upload(&mut self, sender: Address, bytes: &[u8]) -> Cid {
         let cid = Cid::of(bytes);
-        let chunks: Vec<&[u8]> = bytes.chunks(60_000).collect();
         let mut stored = false;
-        for (i, chunk) in chunks.iter().enumerate() {
-            let call = ICrucible::putChunkCall {
-                sha256Digest: B256::from(*cid.digest()),
-                index: i as u32,
-                count: chunks.len() as u32,
-                data: Bytes::copy_from_slice(chunk),
-            };
+        for call in abi::put_chunk_calls(bytes) {
             let outputs = self.accept(sender, &call.abi_encode());
             stored |= notices(&outputs).iter().any(|n| matches!(n, ICrucibleOutputsCalls::BlobStored(b) if b.cid.as_ref() == cid.to_bytes()));
         }

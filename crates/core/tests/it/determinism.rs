@@ -1,7 +1,7 @@
 //! The same input stream gives the same outputs and the same state hash, run after run.
 
 use crate::common::*;
-use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_primitives::{Address, B256, U256};
 use alloy_sol_types::SolCall;
 use crucible_core::{Cid, Outcome, State, abi};
 use crucible_types::{AdvanceMeta, Deposit, abi::ICrucible, rollup::ERC20_PORTAL};
@@ -82,13 +82,7 @@ fn run(ops: &[Op], val: &[u8]) -> (Vec<Outcome>, B256) {
         state.advance(&meta, &payload).unwrap()
     };
     // The validation set, so that deposits can create real competitions.
-    for (i, chunk) in val.chunks(60_000).enumerate() {
-        let call = ICrucible::putChunkCall {
-            sha256Digest: B256::from(*val_cid.digest()),
-            index: i as u32,
-            count: val.len().div_ceil(60_000) as u32,
-            data: Bytes::copy_from_slice(chunk),
-        };
+    for call in abi::put_chunk_calls(val) {
         send(&mut state, 0, SPONSOR, call.abi_encode());
     }
     for (i, op) in ops.iter().enumerate() {
