@@ -1,0 +1,7 @@
+//! `crucible-trainer`: see `cli.rs` for the commands.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}
