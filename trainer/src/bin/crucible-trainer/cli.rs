@@ -53,7 +53,7 @@ struct TrainArgs {
     #[arg(long)]
     hidden: Option<usize>,
     /// Output channels of conv1 and conv2 (fresh CNNs only).
-    #[arg(long, value_delimiter = ',', num_args = 2)]
+    #[arg(long, value_delimiter = ',', value_name = "C1,C2")]
     channels: Option<Vec<usize>>,
     /// Training data: canonical safetensors (`x` float32/uint8 [N, …], `y` int64 [N]).
     #[arg(long)]
