@@ -345,6 +345,13 @@ pub fn import(bytes: &[u8]) -> Result<Weights> {
                 .ok_or_else(|| bad(format!("it has no tensor {key:?}")))
         };
         let (w, b) = (get("weight")?, get("bias")?);
+        let rank = if name.starts_with("conv") { 4 } else { 2 };
+        if w.dims.len() != rank || b.dims.len() != 1 {
+            return Err(bad(format!(
+                "{name}.weight has dimensions {:?} and {name}.bias {:?}: expected rank {rank} and 1",
+                w.dims, b.dims
+            )));
+        }
         let mut weight_dims: Vec<usize> = w.dims.iter().map(|&d| d.max(0) as usize).collect();
         let mut weight = floats(w).map_err(bad)?;
         let gemm = graph
@@ -381,7 +388,8 @@ pub fn import(bytes: &[u8]) -> Result<Weights> {
     } else {
         Arch::Mlp { hidden }
     };
-    let spec = Spec::new(arch, sample_shape, classes, input_divisor)?;
+    let spec =
+        Spec::new(arch, sample_shape, classes, input_divisor).map_err(|e| bad(e.to_string()))?;
     let weights = Weights { spec, layers };
     weights.validate().map_err(|e| bad(e.to_string()))?;
     Ok(weights)

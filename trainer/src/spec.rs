@@ -107,7 +107,7 @@ impl Spec {
     ) -> Result<Self> {
         if classes < 2 {
             return Err(Error::Arch(format!(
-                "a classifier needs at least 2 classes, the labels give {classes}"
+                "a classifier needs at least 2 classes, this one has {classes}"
             )));
         }
         if !(input_divisor.is_finite() && input_divisor > 0.0) {

@@ -74,28 +74,30 @@ fn assert_same_predictions(ours: &[f32], core: &[f32], classes: usize) {
     );
 }
 
-#[test]
-fn mlp_reaches_84_percent_on_fashion_mnist_and_crucible_core_scores_it_the_same() {
-    let Some(data) = fashion("mlp_reaches_84_percent") else {
-        return;
-    };
+/// Trains `arch` on the 60,000 training images, scores the export with crucible-core on the
+/// 10,000 test images, and checks that crucible-core's count is the trainer's and that both
+/// predict the same class for every row. Returns the export, crucible-core's view of it, and
+/// the report.
+fn train_and_score(
+    data: &common::Fashion,
+    arch: Arch,
+    config: TrainConfig,
+    name: &str,
+) -> (
+    Vec<u8>,
+    crucible_core::model::ModelInfo,
+    crucible_trainer::Report,
+) {
     let train = LabelledSet::parse(&data.train, "train").unwrap();
     let test = LabelledSet::parse(&data.test, "test").unwrap();
-    let (weights, report) = run(
-        Start::Fresh(Arch::Mlp { hidden: 128 }),
-        &train,
-        Some(&test),
-        config(2, 64, 0.01, 1),
-    )
-    .unwrap();
+    let (weights, report) = run(Start::Fresh(arch), &train, Some(&test), config).unwrap();
     let bytes = onnx::export(&weights).unwrap();
     let (info, score) = score_bytes(&bytes, &data.test, &Limits::default(), Metric::Accuracy)
         .expect("crucible-core scores the export");
     println!(
-        "MLP 784-128-10, 2 epochs: trainer {}/{} on t10k, crucible-core {} ppm, {:.0} samples/s",
+        "{name}: trainer {}/{} on t10k, crucible-core {} ppm, {:.0} samples/s",
         report.evaluation.correct, report.evaluation.rows, score.value_ppm, report.samples_per_s
     );
-    assert!(report.evaluation.accuracy >= 0.84, "{report:?}");
     assert_eq!(
         score.value_ppm,
         report.evaluation.correct as u64 * 100,
@@ -109,6 +111,17 @@ fn mlp_reaches_84_percent_on_fashion_mnist_and_crucible_core_scores_it_the_same(
         &core_logits(&bytes, &test),
         10,
     );
+    (bytes, info, report)
+}
+
+#[test]
+fn mlp_reaches_84_percent_on_fashion_mnist_and_crucible_core_scores_it_the_same() {
+    let Some(data) = fashion("mlp_reaches_84_percent") else {
+        return;
+    };
+    let arch = Arch::Mlp { hidden: 128 };
+    let (_, _, report) = train_and_score(data, arch, config(2, 64, 0.01, 1), "MLP, 2 epochs");
+    assert!(report.evaluation.accuracy >= 0.84, "{report:?}");
     assert!(report.deterministic);
     assert_eq!(report.epochs.len(), 2);
     assert!(report.epochs[1].mean_loss < report.epochs[0].mean_loss);
@@ -119,28 +132,12 @@ fn cnn_trains_on_fashion_mnist_and_exports_what_crucible_core_scores() {
     let Some(data) = fashion("cnn_trains") else {
         return;
     };
-    let train = LabelledSet::parse(&data.train, "train").unwrap();
-    let test = LabelledSet::parse(&data.test, "test").unwrap();
     let arch = Arch::Cnn {
         channels: [8, 16],
         hidden: 64,
     };
-    let (weights, report) = run(
-        Start::Fresh(arch),
-        &train,
-        Some(&test),
-        config(1, 64, 0.01, 3),
-    )
-    .unwrap();
-    let bytes = onnx::export(&weights).unwrap();
-    let (info, score) = score_bytes(&bytes, &data.test, &Limits::default(), Metric::Accuracy)
-        .expect("crucible-core scores the export");
-    println!(
-        "CNN, 1 epoch: trainer {}/{}, crucible-core {} ppm, {:.0} samples/s",
-        report.evaluation.correct, report.evaluation.rows, score.value_ppm, report.samples_per_s
-    );
+    let (bytes, info, report) = train_and_score(data, arch, config(1, 64, 0.01, 3), "CNN, 1 epoch");
     assert!(report.evaluation.accuracy >= 0.80, "{report:?}");
-    assert_eq!(score.value_ppm, report.evaluation.correct as u64 * 100);
     // The graph is the committed CNN's: same operators, parameters and cost.
     assert_eq!(
         info.params, 20_523,
@@ -154,11 +151,6 @@ fn cnn_trains_on_fashion_mnist_and_exports_what_crucible_core_scores() {
     assert_eq!(ours, theirs);
     let committed = Model::load(&repo_file("models/cnn/model.onnx"), &Limits::default()).unwrap();
     assert_eq!(info.macs_per_sample, committed.info.macs_per_sample);
-    assert_same_predictions(
-        &predict_cpu(&weights, &test).unwrap(),
-        &core_logits(&bytes, &test),
-        10,
-    );
 }
 
 #[test]
