@@ -2,18 +2,15 @@
 //! their proofs, and a node that crashed after sending a claim but before recording it
 //! adopts the claim it finds on chain instead of failing on `NotFirstClaim`.
 
-use crate::devnet_support::{connect, dapp, repo, start_anvil, token_artifact};
-use alloy::{
-    primitives::U256, providers::Provider, signers::local::PrivateKeySigner, sol_types::SolCall,
-};
+use crate::devnet_support::{connect, dapp, repo, start_anvil, token_artifact, upload};
+use alloy::{primitives::U256, providers::Provider, signers::local::PrivateKeySigner};
 use crucible_node::{
-    devnet::{self, IInputBox},
+    devnet,
     machine::{HostMachine, MachineConfig},
     merkle::root_from_proof,
     runner::{IApplication, Runner},
     store::Store,
 };
-use crucible_types::abi;
 
 /// A runner for the devnet's application, reading with `provider`, on a fresh DApp.
 async fn runner<P: Provider>(provider: P, d: &devnet::Deployment, store: Store) -> Runner<P> {
@@ -23,20 +20,6 @@ async fn runner<P: Provider>(provider: P, d: &devnet::Deployment, store: Store) 
     Runner::open(provider, d.application, d.input_box, machine, store, 0)
         .await
         .unwrap()
-}
-
-/// Stores `blob` in the application with `addInput`s.
-async fn store_blob(provider: &impl Provider, d: &devnet::Deployment, blob: &[u8]) {
-    for call in abi::put_chunk_calls(blob) {
-        IInputBox::new(d.input_box, provider)
-            .addInput(d.application, call.abi_encode().into())
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -57,7 +40,7 @@ async fn a_claim_found_on_chain_after_a_crash_is_adopted() {
     )
     .await
     .unwrap();
-    store_blob(&provider, &d, b"a blob to store").await;
+    upload(&provider, d.input_box, d.application, b"a blob to store").await;
     let head = provider.get_block_number().await.unwrap();
 
     let dir = std::env::temp_dir().join(format!("crucible-claims-{}", std::process::id()));
@@ -90,7 +73,7 @@ async fn a_claim_found_on_chain_after_a_crash_is_adopted() {
     // Reading in slices: two more inputs, processed one per step, the cursor moving past
     // the range only when all its inputs are done.
     for i in 0..2u8 {
-        store_blob(&provider, &d, &[i; 10]).await;
+        upload(&provider, d.input_box, d.application, &[i; 10]).await;
     }
     let later = provider.get_block_number().await.unwrap();
     {

@@ -1,7 +1,7 @@
 //! The devnet on a real anvil: canonical Cartesi v2.2.0 addresses, inputs read back from
 //! `InputAdded` logs, and an ERC-20 deposit through the portal as the DApp will see it.
 
-use crate::devnet_support::{connect, repo, skipped, start_anvil, token_artifact};
+use crate::devnet_support::{add_input, connect, repo, skipped, start_anvil, token_artifact};
 use alloy::{
     primitives::{Address, U256, address},
     providers::Provider,
@@ -68,14 +68,7 @@ async fn devnet_deploys_canonical_addresses_and_inputs_round_trip() {
 
     // Alice adds an input; the owner deposits tokens with exec-layer data through the portal.
     let alice_provider = connect(&anvil, &alice).await;
-    IInputBox::new(d.input_box, &alice_provider)
-        .addInput(d.application, vec![1, 2, 3].into())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    add_input(&alice_provider, d.input_box, d.application, vec![1, 2, 3]).await;
     let amount = U256::from(5_000u64);
     IERC20::new(d.token, &provider)
         .approve(d.erc20_portal, amount)

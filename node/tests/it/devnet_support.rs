@@ -1,10 +1,13 @@
 //! Helpers shared by the tests that start anvil.
 
 use alloy::{
+    primitives::Address,
     providers::{Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
+    sol_types::SolCall,
 };
-use crucible_node::devnet::Anvil;
+use crucible_node::devnet::{Anvil, IInputBox};
+use crucible_types::{Cid, abi};
 use std::{path::PathBuf, process::Command, time::Duration};
 
 pub(crate) fn repo() -> PathBuf {
@@ -77,4 +80,34 @@ pub(crate) async fn connect(
     ProviderBuilder::new()
         .wallet(key.clone())
         .connect_http(anvil.url().parse().unwrap())
+}
+
+/// Sends one `addInput` to `app` and waits for its receipt.
+pub(crate) async fn add_input(
+    provider: &impl Provider,
+    input_box: Address,
+    app: Address,
+    payload: Vec<u8>,
+) {
+    IInputBox::new(input_box, provider)
+        .addInput(app, payload.into())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+}
+
+/// Stores `bytes` in `app` as `putChunk` inputs; returns their CID.
+pub(crate) async fn upload(
+    provider: &impl Provider,
+    input_box: Address,
+    app: Address,
+    bytes: &[u8],
+) -> Cid {
+    for call in abi::put_chunk_calls(bytes) {
+        add_input(provider, input_box, app, call.abi_encode()).await;
+    }
+    Cid::of(bytes)
 }

@@ -2,15 +2,17 @@
 //! child, the competition is finalized, the epoch is claimed on the Authority, and the
 //! winner executes the payout voucher on L1 with the node's proof.
 
-use crate::devnet_support::{connect, dapp, skipped, start_anvil, token_artifact};
+use crate::devnet_support::{
+    add_input, connect, dapp, repo, skipped, start_anvil, token_artifact, upload,
+};
 use alloy::{
-    primitives::{Address, B256, Bytes, U256},
+    primitives::{B256, Bytes, U256},
     providers::Provider,
     signers::local::PrivateKeySigner,
     sol_types::SolCall,
 };
 use crucible_node::{
-    devnet::{self, IERC20, IERC20Portal, IInputBox},
+    devnet::{self, IERC20, IERC20Portal},
     machine::{HostMachine, MachineConfig},
     rollup_api::Status,
     runner::{IApplication, Runner},
@@ -20,29 +22,6 @@ use crucible_types::{
     Cid,
     abi::{self, ICrucible, ICrucibleOutputsCalls, Outputs},
 };
-use std::path::PathBuf;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-async fn add(provider: &impl Provider, input_box: Address, app: Address, payload: Vec<u8>) {
-    IInputBox::new(input_box, provider)
-        .addInput(app, payload.into())
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-}
-
-async fn upload(provider: &impl Provider, input_box: Address, app: Address, bytes: &[u8]) -> Cid {
-    for call in abi::put_chunk_calls(bytes) {
-        add(provider, input_box, app, call.abi_encode()).await;
-    }
-    Cid::of(bytes)
-}
 
 fn notices(outputs: &[Vec<u8>]) -> Vec<ICrucibleOutputsCalls> {
     outputs
@@ -156,7 +135,7 @@ async fn submission_to_payout_executed_on_l1() {
     let salt = B256::repeat_byte(7);
     let mlp_cid = Cid::of(&mlp);
     let commitment = abi::submission_commitment(&mlp_cid.to_bytes(), alice.address(), salt);
-    add(
+    add_input(
         &al,
         d.input_box,
         d.application,
@@ -171,7 +150,7 @@ async fn submission_to_payout_executed_on_l1() {
     let head = sp.get_block_number().await.unwrap();
     node.sync(head).await.unwrap();
     let root_before = node.root();
-    add(&al, d.input_box, d.application, vec![0xba, 0xd0]).await;
+    add_input(&al, d.input_box, d.application, vec![0xba, 0xd0]).await;
     node.sync(sp.get_block_number().await.unwrap())
         .await
         .unwrap();
@@ -187,7 +166,7 @@ async fn submission_to_payout_executed_on_l1() {
         dataCid: val_cid.to_bytes().into(),
         salt,
     };
-    add(&al, d.input_box, d.application, submit.abi_encode()).await;
+    add_input(&al, d.input_box, d.application, submit.abi_encode()).await;
     node.sync(sp.get_block_number().await.unwrap())
         .await
         .unwrap();
@@ -221,7 +200,7 @@ async fn submission_to_payout_executed_on_l1() {
         .await
         .unwrap();
     let _: serde_json::Value = sp.raw_request("evm_mine".into(), ()).await.unwrap();
-    add(
+    add_input(
         &al,
         d.input_box,
         d.application,
