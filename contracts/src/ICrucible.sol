@@ -26,8 +26,13 @@ interface ICrucible {
     struct ModelLimits {
         uint64 maxModelBytes;
         uint64 maxParams; // total elements of all initializers and Constant tensors
-        uint32 maxNodes;
+        uint32 maxNodes; // graph nodes plus initializers
         uint64 maxMacsPerSample; // multiply-accumulates of one sample's forward pass
+        uint64 maxWorkPerSample; // cost model: estimated RISC-V instructions per sample, every operator costed
+        uint64 maxTensorElements; // largest tensor any node produces in one run (one batch)
+        uint64 maxBatchBytes; // bytes of all tensors and scratch buffers of one run
+        uint32 maxFixedBatch; // largest fixed batch dimension a model may declare
+        uint32 maxWindow; // largest Conv/MaxPool kernel dimension, stride, dilation and pad
         uint16 minOpset; // default-domain opset range the model may import
         uint16 maxOpset;
         uint32 maxDatasetRows; // applies to the validation and the test set

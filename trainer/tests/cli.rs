@@ -5,7 +5,11 @@ mod common;
 use std::{path::PathBuf, process::Command};
 
 use common::repo_file;
-use crucible_core::{Limits, abi::Metric, eval::score_bytes};
+use crucible_core::{
+    Limits,
+    abi::Metric,
+    eval::{Budget, score_bytes},
+};
 use serde_json::Value;
 
 fn repo(path: &str) -> String {
@@ -96,7 +100,14 @@ fn train_writes_the_model_its_json_describes() {
     assert_eq!(doc["evaluated_on"], "validation");
     // The trainer's own accuracy is what crucible-core (the DApp's scorer) gives the file.
     let test = repo_file("data/fashion-mnist/test-1k.safetensors");
-    let (_, score) = score_bytes(&bytes, &test, &Limits::default(), Metric::Accuracy).unwrap();
+    let (_, score) = score_bytes(
+        &bytes,
+        &test,
+        &Limits::default(),
+        Metric::Accuracy,
+        Budget::UNLIMITED,
+    )
+    .unwrap();
     assert_eq!(doc["evaluation"]["correct"], score.correct);
     assert_eq!(doc["evaluation"]["rows"], 1000);
     assert!(

@@ -3,7 +3,12 @@
 mod common;
 
 use common::{fashion, repo_file};
-use crucible_core::{Limits, abi::Metric, eval::score_bytes, model::Model};
+use crucible_core::{
+    Limits,
+    abi::Metric,
+    eval::{Budget, score_bytes},
+    model::Model,
+};
 use crucible_trainer::{
     Arch, DeviceChoice, Error, Job, LabelledSet, Start, TrainConfig, Weights, onnx, predict_cpu,
     train::predictions,
@@ -92,8 +97,14 @@ fn train_and_score(
     let test = LabelledSet::parse(&data.test, "test").unwrap();
     let (weights, report) = run(Start::Fresh(arch), &train, Some(&test), config).unwrap();
     let bytes = onnx::export(&weights).unwrap();
-    let (info, score) = score_bytes(&bytes, &data.test, &Limits::default(), Metric::Accuracy)
-        .expect("crucible-core scores the export");
+    let (info, score) = score_bytes(
+        &bytes,
+        &data.test,
+        &Limits::default(),
+        Metric::Accuracy,
+        Budget::UNLIMITED,
+    )
+    .expect("crucible-core scores the export");
     println!(
         "{name}: trainer {}/{} on t10k, crucible-core {} ppm, {:.0} samples/s",
         report.evaluation.correct, report.evaluation.rows, score.value_ppm, report.samples_per_s
@@ -160,7 +171,14 @@ fn fine_tuning_the_committed_baseline_improves_on_it() {
     };
     let baseline = repo_file("models/mlp-baseline/model.onnx");
     let limits = Limits::default();
-    let (_, before) = score_bytes(&baseline, &data.test, &limits, Metric::Accuracy).unwrap();
+    let (_, before) = score_bytes(
+        &baseline,
+        &data.test,
+        &limits,
+        Metric::Accuracy,
+        Budget::UNLIMITED,
+    )
+    .unwrap();
     let init = onnx::import(&baseline).unwrap();
     assert_eq!(init.spec.arch, Arch::Mlp { hidden: 32 });
     assert_eq!(init.spec.input_divisor, 255.0);
@@ -182,6 +200,7 @@ fn fine_tuning_the_committed_baseline_improves_on_it() {
         &data.test,
         &limits,
         Metric::Accuracy,
+        Budget::UNLIMITED,
     )
     .unwrap();
     println!(

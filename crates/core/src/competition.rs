@@ -10,11 +10,11 @@
 //! only on scores, priorities and ε.
 
 use crate::{
-    Output, Rejection,
+    Output, Rejection, cost,
     dataset::{Dataset, DatasetInfo, Targets},
     eval,
     limits::Limits,
-    metrics::Score,
+    metrics::{Accumulator, Score},
     model::Model,
     state::{Applied, State, notice, parse_cid, payout},
 };
@@ -36,11 +36,31 @@ pub(crate) struct Commitment {
     pub(crate) revealed: bool,
 }
 
+/// What scoring an entry's model costs, from the cost model when it was first scored: the
+/// plan of a finalize step is made from these without loading the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(crate) struct EntryCost {
+    pub(crate) load_work: u64,
+    pub(crate) work_per_run: u64,
+    pub(crate) run_batch: u64,
+}
+
+impl EntryCost {
+    fn of(info: &crate::model::ModelInfo) -> Self {
+        Self {
+            load_work: info.load_work,
+            work_per_run: info.work_per_run,
+            run_batch: info.run_batch as u64,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Submission {
     pub(crate) submitter: Address,
     pub(crate) model_cid: Cid,
     pub(crate) score: Score,
+    pub(crate) cost: EntryCost,
     pub(crate) scored_at: u64,
     /// Beats the baseline by more than ε (always true without a baseline).
     pub(crate) eligible: bool,
@@ -60,6 +80,29 @@ pub(crate) struct Winner {
     pub(crate) submitter: Address,
     pub(crate) score_ppm: u64,
     pub(crate) amount: U256,
+}
+
+/// The entry a finalize step stopped in the middle of: the next row to score and the
+/// metric so far.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Partial {
+    pub(crate) priority: u64,
+    pub(crate) next_row: u64,
+    pub(crate) acc: Accumulator,
+}
+
+/// A finalize that scores the finalists on the test set in several inputs, each under the
+/// per-input budget. Anyone may send the next `finalize`; the payout happens at the last.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Finalizing {
+    /// The entries to score on the test set, in this order (fixed by the first step).
+    pub(crate) entries: Vec<u64>,
+    /// Test-set score of every entry done so far; `None` for one that failed there.
+    pub(crate) scores: BTreeMap<u64, Option<u64>>,
+    /// The entry in progress, if a step stopped inside it.
+    pub(crate) partial: Option<Partial>,
+    /// Finalize inputs accepted so far.
+    pub(crate) steps: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -95,6 +138,7 @@ pub(crate) struct Competition {
     /// The live (not superseded) submission of each model.
     pub(crate) scored_models: BTreeMap<Cid, u64>,
     pub(crate) test_set: Option<TestSet>,
+    pub(crate) finalizing: Option<Finalizing>,
     pub(crate) finalized: Option<Finalization>,
 }
 
@@ -268,7 +312,10 @@ impl State {
             None
         } else {
             let cid = parse_cid("baselineCid", &spec.baselineCid)?;
-            Some((cid, self.score(cid, validation_cid, &limits, spec.metric)?))
+            Some((
+                cid,
+                self.score(cid, validation_cid, &limits, spec.metric)?.1,
+            ))
         };
 
         let id = self.next_competition;
@@ -294,6 +341,7 @@ impl State {
             submissions: BTreeMap::new(),
             scored_models: BTreeMap::new(),
             test_set: None,
+            finalizing: None,
             finalized: None,
         };
         out.push(notice(ICrucibleOutputs::CompetitionCreatedCall {
@@ -375,10 +423,13 @@ impl State {
                 .into());
         }
         let baseline = comp.baseline;
-        let score = match earlier {
+        let (score, cost) = match earlier {
             // Same model, same data: the score is the one already computed.
-            Some(p) => comp.submissions[&p].score,
-            None => self.score(model_cid, data_cid, &limits, metric)?,
+            Some(p) => (comp.submissions[&p].score, comp.submissions[&p].cost),
+            None => {
+                let (info, score) = self.score(model_cid, data_cid, &limits, metric)?;
+                (score, EntryCost::of(&info))
+            }
         };
         let eligible = baseline.is_none_or(|(_, b)| {
             improves(score.value_ppm, b.value_ppm, eps, metric.higher_is_better())
@@ -406,6 +457,7 @@ impl State {
                 submitter: meta.msg_sender,
                 model_cid,
                 score,
+                cost,
                 scored_at: meta.input_index,
                 eligible,
                 superseded_by: None,
@@ -558,33 +610,41 @@ impl State {
                 (by_validation, scores, false)
             }
             Some(test) => {
-                let test_bytes = self.stored(test.cid, "test set")?;
-                let data = Dataset::parse(&test_bytes, comp.limits.max_dataset_rows).map_err(
-                    |reason| crate::Error::StoredBlobInvalid {
-                        what: "test set",
-                        cid: test.cid,
-                        reason,
-                    },
-                )?;
-                let mut scores = BTreeMap::new();
-                for &p in by_validation.iter().take(usize::from(comp.finalists)) {
-                    let sub = &comp.submissions[&p];
-                    let bytes = self.stored(sub.model_cid, "model")?;
-                    let scored = Model::load(&bytes, &comp.limits)
-                        .and_then(|m| eval::score(&m, &data, comp.metric));
-                    match scored {
-                        Ok(score) => {
-                            scores.insert(p, score.value_ppm);
-                        }
-                        Err(reason) => out.push(Output::Report(
-                            format!(
-                                "finalist {p} ({}) is dropped: on the test set, {reason}",
-                                sub.model_cid
-                            )
-                            .into_bytes(),
-                        )),
-                    }
+                let mut progress = comp.finalizing.clone().unwrap_or_else(|| Finalizing {
+                    entries: by_validation
+                        .iter()
+                        .take(usize::from(comp.finalists))
+                        .copied()
+                        .collect(),
+                    scores: BTreeMap::new(),
+                    partial: None,
+                    steps: 0,
+                });
+                progress.steps += 1;
+                self.finalize_step(&comp, test, &mut progress, out)?;
+                if progress.scores.len() < progress.entries.len() {
+                    let (scored, total) = (progress.scores.len(), progress.entries.len());
+                    let at = progress.partial.as_ref().map_or(String::new(), |p| {
+                        format!(
+                            "; entry {} is scored up to row {} of {}",
+                            p.priority, p.next_row, test.rows
+                        )
+                    });
+                    out.push(Output::Report(
+                        format!(
+                            "competition {id}: finalize step {} scored {scored} of {total} entries on the test set within the per-input budget{at}; send finalize again to continue",
+                            progress.steps
+                        )
+                        .into_bytes(),
+                    ));
+                    self.competition_mut(id)?.finalizing = Some(progress);
+                    return Ok(());
                 }
+                let scores: BTreeMap<u64, u64> = progress
+                    .scores
+                    .iter()
+                    .filter_map(|(&p, s)| s.map(|s| (p, s)))
+                    .collect();
                 let entries: Vec<(u64, u64)> = scores.iter().map(|(&p, &s)| (p, s)).collect();
                 (rank(&entries, comp.epsilon_ppm, higher), scores, true)
             }
@@ -618,7 +678,9 @@ impl State {
             amounts: winners.iter().map(|w| w.amount).collect(),
             refund,
         }));
-        self.competition_mut(id)?.finalized = Some(Finalization {
+        let comp = self.competition_mut(id)?;
+        comp.finalizing = None;
+        comp.finalized = Some(Finalization {
             test_set_used,
             winners,
             refund,
@@ -626,6 +688,121 @@ impl State {
         });
         Ok(())
     }
+
+    /// Scores finalists on the test set until they are all done or the next run would take
+    /// the input over the budget. Runs start on batch boundaries, so an entry scored across
+    /// several steps gets the very score one step would give. A step always makes progress:
+    /// one run of every entry fits an input with its loading and the parsing of a largest
+    /// dataset (checked when the entry was scored); should it not, the entry is dropped
+    /// rather than stall the competition.
+    fn finalize_step(
+        &self,
+        comp: &Competition,
+        test: &TestSet,
+        progress: &mut Finalizing,
+        out: &mut Vec<Output>,
+    ) -> Applied {
+        let budget = self.config.max_input_work;
+        let test_bytes = self.stored(test.cid, "test set")?;
+        let data = Dataset::parse(&test_bytes, comp.limits.max_dataset_rows).map_err(|reason| {
+            crate::Error::StoredBlobInvalid {
+                what: "test set",
+                cid: test.cid,
+                reason,
+            }
+        })?;
+        let mut used = cost::parse_work(test_bytes.len() as u64);
+        let mut fresh = true;
+        let pending: Vec<u64> = progress
+            .entries
+            .iter()
+            .filter(|p| !progress.scores.contains_key(p))
+            .copied()
+            .collect();
+        for p in pending {
+            let sub = &comp.submissions[&p];
+            let c = sub.cost;
+            let first = progress
+                .partial
+                .as_ref()
+                .filter(|part| part.priority == p)
+                .map_or(0, |part| part.next_row);
+            let left_runs = cost::runs(test.rows - first, c.run_batch);
+            let room = budget.saturating_sub(used).saturating_sub(c.load_work);
+            let runs = (room / c.work_per_run.max(1)).min(left_runs);
+            if runs == 0 {
+                if fresh {
+                    progress.scores.insert(p, None);
+                    progress.partial = None;
+                    out.push(Output::Report(
+                        format!(
+                            "finalist {p} ({}) is dropped: one run of it does not fit an input's budget of {budget}",
+                            sub.model_cid
+                        )
+                        .into_bytes(),
+                    ));
+                    continue;
+                }
+                break;
+            }
+            fresh = false;
+            used = used
+                .saturating_add(c.load_work)
+                .saturating_add(runs.saturating_mul(c.work_per_run));
+            let bytes = self.stored(sub.model_cid, "model")?;
+            let model = Model::load(&bytes, &comp.limits).map_err(|reason| {
+                crate::Error::StoredBlobInvalid {
+                    what: "model",
+                    cid: sub.model_cid,
+                    reason,
+                }
+            })?;
+            let end = (first + runs * c.run_batch).min(test.rows);
+            let acc = match progress.partial.take().filter(|part| part.priority == p) {
+                Some(part) => Ok(part.acc),
+                None => eval::start(&model, &data, comp.metric),
+            };
+            let scored = acc.and_then(|mut acc| {
+                eval::score_rows(&model, &data, &mut acc, first as usize, end as usize)?;
+                Ok(acc)
+            });
+            match scored {
+                Ok(acc) if end < test.rows => {
+                    progress.partial = Some(Partial {
+                        priority: p,
+                        next_row: end,
+                        acc,
+                    });
+                    break;
+                }
+                Ok(acc) => match acc.finish() {
+                    Ok(score) => {
+                        progress.scores.insert(p, Some(score.value_ppm));
+                    }
+                    Err(reason) => drop_finalist(progress, p, sub, &reason, out),
+                },
+                Err(reason) => drop_finalist(progress, p, sub, &reason, out),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn drop_finalist(
+    progress: &mut Finalizing,
+    p: u64,
+    sub: &Submission,
+    reason: &str,
+    out: &mut Vec<Output>,
+) {
+    progress.scores.insert(p, None);
+    out.push(Output::Report(
+        format!(
+            "finalist {p} ({}) is dropped: on the test set, {reason}",
+            sub.model_cid
+        )
+        .into_bytes(),
+    ));
 }
 
 #[cfg(test)]

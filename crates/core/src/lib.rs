@@ -10,7 +10,9 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![warn(missing_docs)]
 
+pub mod builder;
 mod competition;
+pub mod cost;
 pub mod dataset;
 pub mod determinism;
 mod error;
@@ -27,7 +29,7 @@ pub use crucible_types::{AdvanceMeta, Cid, abi};
 pub use error::{Error, Result};
 pub use limits::Limits;
 pub use reject::Rejection;
-pub use state::{Config, STATE_HASH_VERSION, State};
+pub use state::{Config, DEFAULT_INPUT_WORK, STATE_HASH_VERSION, State};
 
 use alloy_primitives::{Address, U256};
 

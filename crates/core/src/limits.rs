@@ -43,10 +43,21 @@ pub struct Limits {
     pub max_model_bytes: u64,
     /// Most tensor elements over all initializers and `Constant` nodes.
     pub max_params: u64,
-    /// Most graph nodes.
+    /// Most graph nodes, initializers included (tract makes a node of each).
     pub max_nodes: u32,
     /// Most multiply-accumulates for one sample's forward pass.
     pub max_macs_per_sample: u64,
+    /// Most work for one sample: the cost model's estimate of RISC-V guest instructions of
+    /// one run divided by its rows ([`crate::cost`]).
+    pub max_work_per_sample: u64,
+    /// Most elements of any tensor a node produces in one run (one batch).
+    pub max_tensor_elements: u64,
+    /// Most bytes of all the tensors and scratch buffers of one run.
+    pub max_batch_bytes: u64,
+    /// Largest fixed batch dimension a model may declare.
+    pub max_fixed_batch: u32,
+    /// Largest kernel dimension, stride, dilation and pad of a `Conv` or `MaxPool`.
+    pub max_window: u32,
     /// Lowest default-domain opset a model may import.
     pub min_opset: u16,
     /// Highest default-domain opset a model may import.
@@ -65,6 +76,11 @@ impl Default for Limits {
             max_params: 2_000_000,
             max_nodes: 512,
             max_macs_per_sample: 20_000_000,
+            max_work_per_sample: 100_000_000,
+            max_tensor_elements: 1 << 22,
+            max_batch_bytes: 64 << 20,
+            max_fixed_batch: 256,
+            max_window: 64,
             min_opset: 7,
             max_opset: 21,
             max_dataset_rows: 100_000,
@@ -100,7 +116,7 @@ impl Limits {
         } else {
             let mut ops = BTreeSet::new();
             for op in &spec.allowedOps {
-                if !ceiling.allowed_ops.contains(op) {
+                if !ceiling.allowed_ops.contains(op) || crate::cost::coefficient(op).is_none() {
                     return Err(format!(
                         "limits.allowedOps names {op:?}, which the scorer does not support"
                     ));
@@ -124,6 +140,31 @@ impl Limits {
                 0,
                 ceiling.max_macs_per_sample,
             )?,
+            max_work_per_sample: within(
+                "maxWorkPerSample",
+                spec.maxWorkPerSample,
+                0,
+                ceiling.max_work_per_sample,
+            )?,
+            max_tensor_elements: within(
+                "maxTensorElements",
+                spec.maxTensorElements,
+                0,
+                ceiling.max_tensor_elements,
+            )?,
+            max_batch_bytes: within(
+                "maxBatchBytes",
+                spec.maxBatchBytes,
+                0,
+                ceiling.max_batch_bytes,
+            )?,
+            max_fixed_batch: within(
+                "maxFixedBatch",
+                spec.maxFixedBatch,
+                0,
+                ceiling.max_fixed_batch,
+            )?,
+            max_window: within("maxWindow", spec.maxWindow, 0, ceiling.max_window)?,
             min_opset,
             max_opset,
             max_dataset_rows: within(
@@ -143,6 +184,11 @@ impl Limits {
             maxParams: self.max_params,
             maxNodes: self.max_nodes,
             maxMacsPerSample: self.max_macs_per_sample,
+            maxWorkPerSample: self.max_work_per_sample,
+            maxTensorElements: self.max_tensor_elements,
+            maxBatchBytes: self.max_batch_bytes,
+            maxFixedBatch: self.max_fixed_batch,
+            maxWindow: self.max_window,
             minOpset: self.min_opset,
             maxOpset: self.max_opset,
             maxDatasetRows: self.max_dataset_rows,

@@ -20,15 +20,27 @@ pub struct Score {
 /// Clamp for probabilities in log-loss, as scikit-learn does.
 pub const PROB_EPS: f64 = 1e-15;
 
-/// Streams model outputs, row by row, into a metric.
-#[derive(Debug)]
+/// Streams model outputs, row by row, into a metric. It can be kept in the state between
+/// inputs (a finalize that scores in steps): the sum is serialised as its bit pattern, so
+/// the state's encoding stays integers only.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Accumulator {
+    #[serde(serialize_with = "metric_name")]
     metric: Metric,
     width: usize,
     rows: u64,
     correct: u64,
+    #[serde(serialize_with = "f64_bits")]
     sum: f64,
     elements: u64,
+}
+
+fn metric_name<S: serde::Serializer>(m: &Metric, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(m.name())
+}
+
+fn f64_bits<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(v.to_bits())
 }
 
 impl Accumulator {
@@ -122,6 +134,11 @@ impl Accumulator {
         self.elements += outputs.len() as u64;
         self.rows += 1;
         Ok(())
+    }
+
+    /// Rows added so far.
+    pub const fn rows(&self) -> u64 {
+        self.rows
     }
 
     /// The final score.

@@ -2,7 +2,11 @@
 //! protobuf before tract sees the model; then tract types, costs, optimises and runs it
 //! inside [`crate::determinism::guarded`], so a failure or a panic is a reason, not a crash.
 
-use crate::{determinism, limits::Limits};
+use crate::{
+    cost::{self, RunCost},
+    determinism,
+    limits::Limits,
+};
 use prost::Message;
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -30,10 +34,22 @@ pub struct ModelInfo {
     pub nodes: u32,
     /// Elements over initializers and `Constant` tensors.
     pub params: u64,
-    /// Multiply-accumulates of one sample's forward pass, counted by tract's cost model.
+    /// Multiply-accumulates of one sample's forward pass (a run's, divided by its rows).
     pub macs_per_sample: u64,
     /// `None` for a symbolic batch dimension, else the fixed batch size.
     pub fixed_batch: Option<usize>,
+    /// Rows per run: the fixed batch, or [`crate::eval::EVAL_BATCH`].
+    pub run_batch: usize,
+    /// Estimated guest instructions of one run ([`crate::cost`]).
+    pub work_per_run: u64,
+    /// A run's work divided by its rows, rounded up.
+    pub work_per_sample: u64,
+    /// Estimated guest instructions to load the model (constant folding included).
+    pub load_work: u64,
+    /// Elements of the largest tensor of one run.
+    pub largest_tensor: u64,
+    /// Bytes of every tensor and scratch buffer of one run.
+    pub batch_bytes: u64,
     /// Per-sample input shape (without the batch dimension).
     pub sample_shape: Vec<usize>,
     /// Per-sample output shape (without the batch dimension).
@@ -46,6 +62,8 @@ pub struct ModelInfo {
 pub struct Model {
     /// What validation learnt.
     pub info: ModelInfo,
+    /// The cost model's figures for one run, node by node.
+    pub cost: RunCost,
     plan: Arc<TypedSimplePlan>,
 }
 
@@ -188,10 +206,14 @@ fn check_proto(proto: &pb::ModelProto, bytes: u64, limits: &Limits) -> Result<Mo
     if graph.node.is_empty() {
         return Err("the graph has no nodes".into());
     }
-    if graph.node.len() > limits.max_nodes as usize {
+    // tract makes a node of every initializer too, and its optimiser's time grows with the
+    // square of its graph: both count.
+    let graph_size = graph.node.len() + graph.initializer.len();
+    if graph_size > limits.max_nodes as usize {
         return Err(format!(
-            "{} nodes exceed the limit of {}",
+            "{} nodes and {} initializers ({graph_size} graph nodes) exceed the limit of {}",
             graph.node.len(),
+            graph.initializer.len(),
             limits.max_nodes
         ));
     }
@@ -248,8 +270,13 @@ fn check_proto(proto: &pb::ModelProto, bytes: u64, limits: &Limits) -> Result<Mo
     }
     let fixed_batch = match in_dims[0] {
         None => None,
-        Some(b) if (1..=4096).contains(&b) => Some(b as usize),
-        Some(b) => return Err(format!("fixed batch dimension {b} is outside 1..=4096")),
+        Some(b) if (1..=i64::from(limits.max_fixed_batch)).contains(&b) => Some(b as usize),
+        Some(b) => {
+            return Err(format!(
+                "fixed batch dimension {b} is outside 1..={} (limits.maxFixedBatch)",
+                limits.max_fixed_batch
+            ));
+        }
     };
     let mut sample_shape = Vec::with_capacity(in_dims.len() - 1);
     let mut elements: u64 = 1;
@@ -378,17 +405,72 @@ fn check_proto(proto: &pb::ModelProto, bytes: u64, limits: &Limits) -> Result<Mo
         params,
         macs_per_sample: 0,
         fixed_batch,
+        run_batch: fixed_batch.unwrap_or(crate::eval::EVAL_BATCH),
+        work_per_run: 0,
+        work_per_sample: 0,
+        load_work: 0,
+        largest_tensor: 0,
+        batch_bytes: 0,
         sample_shape,
         output_shape: Vec::new(),
         ops: ops.into_iter().collect(),
     })
 }
 
-/// Types the model with tract, counts its multiply-accumulates and checks the output fact.
-fn type_and_cost(
+/// Runs the cost model at the run's batch size and checks its figures against `limits`.
+fn cost_and_check(
     proto: &pb::ModelProto,
     info: &mut ModelInfo,
     limits: &Limits,
+) -> Result<RunCost, String> {
+    let graph = proto.graph.as_ref().ok_or("the model has no graph")?;
+    let input = graph
+        .input
+        .iter()
+        .find(|i| !graph.initializer.iter().any(|t| t.name == i.name))
+        .ok_or("the model has no input")?;
+    let batch = info.run_batch as u64;
+    let run = cost::analyse(graph, &input.name, &info.sample_shape, batch, limits)?;
+    let folded = info.params.saturating_add(run.folded_elements);
+    if folded > limits.max_params {
+        return Err(format!(
+            "{} parameters and {} elements computed from constants exceed the parameter limit of {}",
+            info.params, run.folded_elements, limits.max_params
+        ));
+    }
+    let macs = run.macs.div_ceil(batch);
+    if macs > limits.max_macs_per_sample {
+        return Err(format!(
+            "{macs} multiply-accumulates per sample exceed the limit of {}",
+            limits.max_macs_per_sample
+        ));
+    }
+    let work = run.work.div_ceil(batch);
+    if work > limits.max_work_per_sample {
+        return Err(format!(
+            "the cost model estimates {work} instructions of work per sample, above the limit of {} (limits.maxWorkPerSample)",
+            limits.max_work_per_sample
+        ));
+    }
+    info.macs_per_sample = macs;
+    info.work_per_run = run.work;
+    info.work_per_sample = work;
+    let graph = proto
+        .graph
+        .as_ref()
+        .map_or(0, |g| g.node.len() + g.initializer.len());
+    info.load_work = cost::load_work(info.bytes, info.params, graph as u64, run.folded_work);
+    info.largest_tensor = run.largest_tensor;
+    info.batch_bytes = run.memory_bytes;
+    Ok(run)
+}
+
+/// Types the model with tract, checks the output fact and that tract's shape of every value
+/// is the one the cost model used.
+fn type_and_check(
+    proto: &pb::ModelProto,
+    info: &mut ModelInfo,
+    run: &RunCost,
 ) -> TractResult<Result<TypedModel, String>> {
     let onnx = tract_onnx::onnx().with_ignore_value_info(true);
     let inference = onnx.model_for_proto_model(proto)?;
@@ -422,29 +504,39 @@ fn type_and_cost(
         }
     }
 
-    let per_batch = info.fixed_batch.unwrap_or(1) as i64;
     let mut values = SymbolValues::default();
     for sym in batch.symbols() {
-        values = values.with(&sym, per_batch);
+        values = values.with(&sym, info.run_batch as i64);
     }
-    let mut macs: u64 = 0;
-    for node in typed.nodes() {
-        let inputs = typed.node_input_facts(node.id)?;
-        for (cost, count) in node.op.cost(&inputs)? {
-            if matches!(cost, tract_onnx::tract_core::ops::Cost::FMA(_)) {
-                let n = count.eval(&values).to_i64()?;
-                macs = macs.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
+    let mut labelled: BTreeMap<&str, Vec<OutletId>> = BTreeMap::new();
+    for (outlet, label) in &typed.outlet_labels {
+        labelled.entry(label.as_str()).or_default().push(*outlet);
+    }
+    for (name, shape) in &run.shapes {
+        let Some(outlets) = labelled.get_mut(name.as_str()) else {
+            continue;
+        };
+        outlets.sort();
+        for outlet in outlets.iter() {
+            let fact = typed.outlet_fact(*outlet)?;
+            let dims: Option<Vec<u64>> = fact
+                .shape
+                .iter()
+                .map(|d| {
+                    d.eval(&values)
+                        .to_i64()
+                        .ok()
+                        .and_then(|v| u64::try_from(v).ok())
+                })
+                .collect();
+            if dims.as_deref() != Some(shape.as_slice()) {
+                return Ok(Err(format!(
+                    "tract types {name:?} as {:?} where the cost model computed {shape:?}",
+                    fact.shape
+                )));
             }
         }
     }
-    let macs = macs / per_batch as u64;
-    if macs > limits.max_macs_per_sample {
-        return Ok(Err(format!(
-            "{macs} multiply-accumulates per sample exceed the limit of {}",
-            limits.max_macs_per_sample
-        )));
-    }
-    info.macs_per_sample = macs;
     info.output_shape = output_shape;
     Ok(Ok(typed))
 }
@@ -454,6 +546,18 @@ impl Model {
     /// rejection reason.
     pub fn load(bytes: &[u8], limits: &Limits) -> Result<Self, String> {
         Self::load_for(bytes, limits, None)
+    }
+
+    /// Estimated guest instructions to score `rows` rows held in a dataset file of
+    /// `data_bytes` bytes: loading this model, parsing the file, and every run (the last
+    /// one charged as a full batch).
+    pub fn evaluation_work(&self, rows: u64, data_bytes: u64) -> u64 {
+        self.info
+            .load_work
+            .saturating_add(cost::parse_work(data_bytes))
+            .saturating_add(
+                cost::runs(rows, self.info.run_batch as u64).saturating_mul(self.info.work_per_run),
+            )
     }
 
     /// [`Model::load`] for data whose rows have `sample_shape`: a model declaring another
@@ -479,14 +583,16 @@ impl Model {
                 info.sample_shape
             ));
         }
+        let run = cost_and_check(&proto, &mut info, limits)?;
         let outcome = determinism::guarded(|| -> TractResult<Result<Self, String>> {
-            let typed = match type_and_cost(&proto, &mut info, limits)? {
+            let typed = match type_and_check(&proto, &mut info, &run)? {
                 Ok(typed) => typed,
                 Err(reason) => return Ok(Err(reason)),
             };
             let plan = typed.into_optimized()?.into_runnable()?;
             Ok(Ok(Self {
                 info: info.clone(),
+                cost: run.clone(),
                 plan,
             }))
         });

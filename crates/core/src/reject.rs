@@ -83,6 +83,19 @@ pub enum Rejection {
         /// Why.
         reason: String,
     },
+    /// An input whose estimated work exceeds the per-input budget; nothing was run.
+    #[error("{what} would cost {work} instructions of work, above {}", over(*budget, *half))]
+    OverBudget {
+        /// What would have been computed.
+        what: String,
+        /// The cost model's estimate, in RISC-V guest instructions.
+        work: u64,
+        /// [`crate::Config::max_input_work`].
+        budget: u64,
+        /// The limit is half the budget: one run of a model with its loading must fit it,
+        /// so that a finalize step can always score the model next to the test set.
+        half: bool,
+    },
     /// A withdrawal larger than the balance.
     #[error("withdraw of {amount} of token {token}: balance is only {balance}")]
     InsufficientBalance {
@@ -96,4 +109,15 @@ pub enum Rejection {
     /// A request that is well-formed but not allowed for another reason.
     #[error("{0}")]
     Refused(String),
+}
+
+fn over(budget: u64, half: bool) -> String {
+    if half {
+        format!(
+            "half the per-input budget ({}), which one run of a model with its loading must fit so that a finalize step can always score it",
+            budget / 2
+        )
+    } else {
+        format!("the per-input budget of {budget}")
+    }
 }

@@ -37,7 +37,17 @@ pub struct Config {
     pub max_commitments: u32,
     /// Most finalists (entries re-scored on the hidden test set).
     pub max_finalists: u16,
+    /// The per-input work budget, in the cost model's estimated RISC-V guest instructions
+    /// (= Cartesi machine cycles): an input that evaluates a model is refused before it
+    /// runs anything if its estimate is above this, and `finalize` proceeds in steps that
+    /// each stay under it. Parsing the largest blob must cost at most half of it.
+    pub max_input_work: u64,
 }
+
+/// The default per-input work budget: 8·10⁹ guest instructions, about 44 s of the Cartesi
+/// machine emulator at the 180 M cycles/s measured on a 2-core development machine, a
+/// fourth of the official node's 180 s per-advance deadline.
+pub const DEFAULT_INPUT_WORK: u64 = 8_000_000_000;
 
 impl Default for Config {
     fn default() -> Self {
@@ -52,6 +62,7 @@ impl Default for Config {
             max_submissions: 1000,
             max_commitments: 4096,
             max_finalists: 16,
+            max_input_work: DEFAULT_INPUT_WORK,
         }
     }
 }
@@ -433,7 +444,7 @@ impl State {
             return Err(Rejection::Malformed("unknown metric".into()).into());
         }
         let limits = self.config.ceiling.clone();
-        let score = self.score(model_cid, data_cid, &limits, c.metric)?;
+        let (_, score) = self.score(model_cid, data_cid, &limits, c.metric)?;
         out.push(notice(ICrucibleOutputs::EvaluatedCall {
             modelCid: c.modelCid,
             dataCid: c.dataCid,
@@ -445,19 +456,27 @@ impl State {
         Ok(())
     }
 
-    /// Loads both blobs, validates them under `limits` and scores. Every failure is a
-    /// rejection naming the blob at fault.
+    /// Loads both blobs, validates them under `limits`, refuses an evaluation over the
+    /// per-input budget before running it, and scores. Every failure is a rejection naming
+    /// the blob at fault.
     pub(crate) fn score(
         &self,
         model_cid: Cid,
         data_cid: Cid,
         limits: &Limits,
         metric: abi::Metric,
-    ) -> Applied<crate::metrics::Score> {
+    ) -> Applied<(crate::model::ModelInfo, crate::metrics::Score)> {
         let model_bytes = self.stored(model_cid, "model")?;
         let data_bytes = self.stored(data_cid, "dataset")?;
-        match eval::score_bytes(&model_bytes, &data_bytes, limits, metric) {
-            Ok((_, score)) => Ok(score),
+        let budget = self.config.max_input_work;
+        match eval::score_bytes(
+            &model_bytes,
+            &data_bytes,
+            limits,
+            metric,
+            eval::Budget::of_input(budget),
+        ) {
+            Ok(scored) => Ok(scored),
             Err(eval::ScoreFailure::Dataset(reason)) => Err(Rejection::Dataset {
                 cid: data_cid,
                 reason,
@@ -468,6 +487,19 @@ impl State {
                 reason,
             }
             .into()),
+            Err(eval::ScoreFailure::OverBudget { work, run, batch }) => {
+                Err(Rejection::OverBudget {
+                    what: if run {
+                        format!("one run of {batch} rows of model {model_cid} with its loading")
+                    } else {
+                        format!("scoring model {model_cid} on dataset {data_cid}")
+                    },
+                    work,
+                    budget,
+                    half: run,
+                }
+                .into())
+            }
         }
     }
 }

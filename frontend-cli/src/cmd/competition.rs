@@ -347,18 +347,38 @@ pub(crate) async fn reveal(s: &Session, id: u64, test: Option<PathBuf>) -> anyho
     Ok(json!({ "competition_id": id, "test_cid": cid.to_string(), "input_index": index }))
 }
 
-/// Finalizes competition `id`.
+/// Finalizes competition `id`: sends `finalize` until the DApp emits `CompetitionFinalized`
+/// (a test set too large to score within one input's work budget takes several steps).
 pub(crate) async fn finalize(s: &Session, id: u64) -> anyhow::Result<Value> {
-    let index = s
-        .add_input(ICrucible::finalizeCall { competitionId: id }.abi_encode())
-        .await?;
-    let p = s.node.expect_accepted(index).await?;
-    let vouchers = p
-        .outputs
-        .iter()
-        .filter(|o| o["decoded_data"]["type"] == "0x237a816f")
-        .count();
-    Ok(json!({ "competition_id": id, "input_index": index, "vouchers": vouchers }))
+    let mut steps = Vec::new();
+    loop {
+        let index = s
+            .add_input(ICrucible::finalizeCall { competitionId: id }.abi_encode())
+            .await?;
+        let p = s.node.expect_accepted(index).await?;
+        steps.push(index);
+        let done = crate::chain::notices(&p)
+            .iter()
+            .any(|n| matches!(n, ICrucibleOutputsCalls::CompetitionFinalized(_)));
+        if done {
+            let vouchers = p
+                .outputs
+                .iter()
+                .filter(|o| o["decoded_data"]["type"] == "0x237a816f")
+                .count();
+            return Ok(json!({
+                "competition_id": id,
+                "input_index": index,
+                "steps": steps,
+                "vouchers": vouchers,
+            }));
+        }
+        s.say(format!(
+            "finalize step {} (input {index}): {}",
+            steps.len(),
+            p.reason()
+        ));
+    }
 }
 
 /// List competitions.

@@ -1,5 +1,7 @@
 use anyhow::{Context, bail};
-use crucible_core::{Limits, abi::Metric, dataset::Dataset, eval, model::Model};
+use crucible_core::{
+    DEFAULT_INPUT_WORK, Limits, abi::Metric, dataset::Dataset, eval, model::Model,
+};
 use crucible_types::Cid;
 use serde_json::json;
 use std::{path::PathBuf, time::Instant};
@@ -53,6 +55,10 @@ impl ScoreArgs {
                 crate::exit::invalid(format!("invalid model {model_cid}: {reason}"))
             })?;
         let load_seconds = loaded.elapsed().as_secs_f64();
+        // What the DApp's cost model charges for this evaluation, against its budget: the
+        // DApp refuses an evaluation over the budget before running it; locally it runs.
+        let work = model.evaluation_work(data_set.rows as u64, data.len() as u64);
+        let budget = DEFAULT_INPUT_WORK;
         let (mut score, mut elapsed) = (None, f64::INFINITY);
         for _ in 0..self.repeat {
             let started = Instant::now();
@@ -80,6 +86,9 @@ impl ScoreArgs {
                 "model": info,
                 "seconds": elapsed,
                 "load_seconds": load_seconds,
+                "work": work,
+                "budget": budget,
+                "within_budget": work <= budget,
             });
             if self.metric.is_classification() {
                 out["correct"] = json!(score.correct);
@@ -98,6 +107,15 @@ impl ScoreArgs {
             println!(
                 "model {model_cid}: {} params, {} MACs/sample, {} nodes, opset {}",
                 info.params, info.macs_per_sample, info.nodes, info.opset
+            );
+            println!(
+                "work  {work} estimated RISC-V instructions ({} per sample); the per-input budget is {budget}{}",
+                info.work_per_sample,
+                if work > budget {
+                    ": the DApp would refuse this evaluation in one input"
+                } else {
+                    ""
+                }
             );
             println!("data  {data_cid}");
             println!("{:.0} samples/s", score.samples as f64 / elapsed);

@@ -101,16 +101,7 @@ async fn submission_to_payout_executed_on_l1() {
         epsilonPpm: 0,
         finalists: 1,
         payoutBps: vec![10_000],
-        limits: crucible_types::abi::ModelLimits {
-            maxModelBytes: 8 << 20,
-            maxParams: 2_000_000,
-            maxNodes: 512,
-            maxMacsPerSample: 20_000_000,
-            minOpset: 7,
-            maxOpset: 21,
-            maxDatasetRows: 100_000,
-            allowedOps: vec![],
-        },
+        limits: crucible_core::Limits::default().to_abi(),
     };
     let reward = U256::from(1_000u64) * U256::from(10u64).pow(U256::from(18u64));
     IERC20::new(d.token, &sp)

@@ -63,16 +63,7 @@ fn script() -> Vec<(Address, u64, Vec<u8>)> {
         epsilonPpm: 0,
         finalists: 3,
         payoutBps: vec![5_000, 3_000, 2_000],
-        limits: abi::ModelLimits {
-            maxModelBytes: 8 << 20,
-            maxParams: 2_000_000,
-            maxNodes: 512,
-            maxMacsPerSample: 20_000_000,
-            minOpset: 7,
-            maxOpset: 21,
-            maxDatasetRows: 100_000,
-            allowedOps: vec![],
-        },
+        limits: crucible_core::Limits::default().to_abi(),
     };
     let deposit = Deposit {
         token: TOKEN,

@@ -53,8 +53,12 @@ pub(crate) struct Harness {
 
 impl Harness {
     pub(crate) fn new() -> Self {
+        Self::with_config(crucible_core::Config::default())
+    }
+
+    pub(crate) fn with_config(config: crucible_core::Config) -> Self {
         Self {
-            state: State::default(),
+            state: State::new(config),
             next_index: 0,
             now: START,
         }

@@ -287,7 +287,7 @@ fn limits_are_enforced_before_running() {
                 max_nodes: nodes - 1,
                 ..Limits::default()
             },
-            "nodes exceed the limit",
+            "graph nodes) exceed the limit",
         ),
         (
             Limits {

@@ -1,5 +1,6 @@
 //! Integration tests of crucible-core with the real models and data of the repository.
 
+mod bounded;
 mod common;
 mod determinism;
 mod fuzz;
