@@ -48,6 +48,7 @@ impl Default for MachineConfig {
 pub struct HostMachine {
     jobs: mpsc::Sender<Job>,
     url: String,
+    pid: Option<u32>,
     exited: watch::Receiver<Option<String>>,
     _kill: oneshot::Sender<()>,
     _stop_server: oneshot::Sender<()>,
@@ -82,6 +83,7 @@ impl HostMachine {
             .stdin(Stdio::null())
             .kill_on_drop(true)
             .spawn()?;
+        let pid = child.id();
         let (exited_tx, exited) = watch::channel(None);
         let (kill, killed) = oneshot::channel::<()>();
         let watcher_shared = shared.clone();
@@ -104,6 +106,7 @@ impl HostMachine {
         let machine = Self {
             jobs,
             url,
+            pid,
             exited,
             _kill: kill,
             _stop_server: stop_server,
@@ -121,6 +124,11 @@ impl HostMachine {
     /// The rollup API's base URL.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The DApp process's id (to watch its memory, for instance).
+    pub const fn dapp_pid(&self) -> Option<u32> {
+        self.pid
     }
 
     /// Sends one request and waits for the DApp to finish it. An exception is returned as

@@ -1,5 +1,6 @@
 //! crucible-node integration tests that start real processes.
 
+mod attacks;
 mod claims;
 mod devnet;
 mod devnet_support;
