@@ -104,6 +104,8 @@ pub(crate) struct Build {
     pub(crate) core_tests: PathBuf,
     /// The DApp.
     pub(crate) dapp: PathBuf,
+    /// crucible-core's calibration probe (`examples/cost_probe.rs`).
+    pub(crate) probe: PathBuf,
 }
 
 /// Builds the riscv64 DApp and crucible-core's tests in the chroot (created on first use).
@@ -133,7 +135,7 @@ pub(crate) fn build() -> anyhow::Result<Build> {
         let script = format!(
             "cd '{}' && CARGO_TARGET_DIR='{}' RUSTFLAGS='-C target-feature=+crt-static' \
              cargo build --release --locked --target {TARGET} -p crucible-core -p crucible-dapp \
-             --bins --tests --message-format=json-render-diagnostics",
+             --bins --tests --example cost_probe --message-format=json-render-diagnostics",
             repo.display(),
             target_dir.display()
         );
@@ -161,6 +163,7 @@ pub(crate) fn build() -> anyhow::Result<Build> {
     Ok(Build {
         core_tests: find("crates/core", "it", "test")?,
         dapp: find("dapp", "crucible-dapp", "bin")?,
+        probe: find("crates/core", "cost_probe", "example")?,
     })
 }
 

@@ -36,6 +36,14 @@ pub(crate) enum Xtask {
     /// Build the DApp and crucible-core's tests for riscv64 (Debian sid chroot, created on
     /// first use; needs root) and prove host ↔ riscv64 bit-identity under qemu.
     Riscv,
+    /// Count the riscv64 build's guest instructions (qemu's instruction-count plugin) for
+    /// every case of crucible-core's cost probe, and check that the cost model's estimates
+    /// bound them: runs, model loads, dataset parses and the largest accepted input.
+    Calibrate {
+        /// Measure only these cases (default: all).
+        cases: Vec<String>,
+    },
+
 }
 
 const MODELS: [&str; 3] = ["mlp-baseline", "mlp", "cnn"];
@@ -91,6 +99,7 @@ impl Xtask {
             Self::CheckDeps => check_deps(),
             Self::Demo => demo(),
             Self::Riscv => crate::riscv::riscv(),
+            Self::Calibrate { cases } => crate::calibrate::calibrate(cases),
         }
     }
 }
