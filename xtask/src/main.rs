@@ -3,6 +3,7 @@
 use clap::Parser;
 
 mod calibrate;
+mod fuzz;
 mod riscv;
 mod tasks;
 

@@ -43,7 +43,15 @@ pub(crate) enum Xtask {
         /// Measure only these cases (default: all).
         cases: Vec<String>,
     },
-
+    /// Run crucible-core's libFuzzer targets (input payloads, datasets, model loading with
+    /// the cost model and one evaluation) with cargo-fuzz, each for N seconds.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Targets (default: all).
+        targets: Vec<String>,
+    },
 }
 
 const MODELS: [&str; 3] = ["mlp-baseline", "mlp", "cnn"];
@@ -100,6 +108,7 @@ impl Xtask {
             Self::Demo => demo(),
             Self::Riscv => crate::riscv::riscv(),
             Self::Calibrate { cases } => crate::calibrate::calibrate(cases),
+            Self::Fuzz { seconds, targets } => crate::fuzz::fuzz(seconds, targets),
         }
     }
 }
