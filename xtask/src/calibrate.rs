@@ -135,9 +135,30 @@ fn u(v: &Value) -> u64 {
     v.as_u64().unwrap_or(0)
 }
 
+/// The probe's report of `args`, run natively: the cost model's figures are integers, the
+/// same on every architecture, so planning needs no emulator.
+fn native(native_probe: &Path, args: &[&str]) -> anyhow::Result<Value> {
+    let out = Command::new(native_probe)
+        .args(args)
+        .current_dir(root())
+        .output()
+        .context("running the native cost_probe")?;
+    ensure!(
+        out.status.success(),
+        "cost_probe {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
 /// One case's measurements against the cost model.
-fn measure_case(plugin: &Path, probe: &Path, case: &str) -> anyhow::Result<Value> {
-    let (_, first) = count(plugin, probe, &["data", case, "32"])?;
+fn measure_case(
+    plugin: &Path,
+    probe: &Path,
+    native_probe: &Path,
+    case: &str,
+) -> anyhow::Result<Value> {
+    let first = native(native_probe, &["data", case, "32"])?;
     let op = first["op"].as_str().unwrap_or_default().to_string();
     let mut row = json!({ "case": case, "op": op });
     match op.as_str() {
@@ -150,11 +171,11 @@ fn measure_case(plugin: &Path, probe: &Path, case: &str) -> anyhow::Result<Value
             row["bytes"] = r["data_bytes"].clone();
         }
         _ => {
-            // Up to ~2·10⁹ instructions of scoring per case, at least two runs.
-            let (_, probe32) = count(plugin, probe, &["load", case, "32"])?;
+            // Up to ~10⁹ estimated instructions of scoring per case, at least two runs.
+            let probe32 = native(native_probe, &["load", case, "32"])?;
             let per_run = u(&probe32["info"]["work_per_run"]).max(1);
             let batch = u(&probe32["info"]["run_batch"]).max(1);
-            let runs = (2_000_000_000 / per_run).clamp(2, 8);
+            let runs = (1_000_000_000 / per_run).clamp(2, 8);
             let rows = (runs * batch).to_string();
             let (parse, _) = count(plugin, probe, &["parse", case, &rows])?;
             let (load, _) = count(plugin, probe, &["load", case, &rows])?;
@@ -234,8 +255,14 @@ fn crucible_core_node_work() -> u64 {
 
 /// The largest `evaluate` of the CNN the default budget accepts, through `State::advance`
 /// as the DApp receives it: its measured instructions against the budget.
-fn worst_input(plugin: &Path, probe: &Path, case: &str, budget: u64) -> anyhow::Result<Value> {
-    let (_, r) = count(plugin, probe, &["load", case, "32"])?;
+fn worst_input(
+    plugin: &Path,
+    probe: &Path,
+    native_probe: &Path,
+    case: &str,
+    budget: u64,
+) -> anyhow::Result<Value> {
+    let r = native(native_probe, &["load", case, "32"])?;
     let (load, per_run, batch) = (
         u(&r["info"]["load_work"]),
         u(&r["info"]["work_per_run"]),
@@ -244,7 +271,7 @@ fn worst_input(plugin: &Path, probe: &Path, case: &str, budget: u64) -> anyhow::
     // Rows so that the estimate is just under the budget (parse work grows with the rows).
     let mut rows = budget.saturating_sub(load) / per_run.max(1) * batch;
     loop {
-        let (_, r) = count(plugin, probe, &["data", case, &rows.to_string()])?;
+        let r = native(native_probe, &["data", case, &rows.to_string()])?;
         let total = load + u(&r["parse_work"]) + rows.div_ceil(batch) * per_run;
         if total <= budget || rows <= batch {
             break;
@@ -277,10 +304,23 @@ fn default_budget() -> anyhow::Result<u64> {
 }
 
 pub(crate) fn calibrate(only: Vec<String>) -> anyhow::Result<()> {
-    let build = crate::riscv::build()?;
+    calibrate_with(&crate::riscv::build()?, only)
+}
+
+/// [`calibrate`] with the riscv64 build at hand.
+pub(crate) fn calibrate_with(build: &crate::riscv::Build, only: Vec<String>) -> anyhow::Result<()> {
     let plugin = insn_plugin()?;
-    let probe = build.probe;
-    let list = Command::new(QEMU).arg(&probe).arg("list").output()?;
+    let probe = build.probe.clone();
+    run(crate::tasks::cargo().args([
+        "build",
+        "--quiet",
+        "-p",
+        "crucible-core",
+        "--example",
+        "cost_probe",
+    ]))?;
+    let native_probe = crate::tasks::target_dir().join("debug/examples/cost_probe");
+    let list = Command::new(&native_probe).arg("list").output()?;
     let mut cases: Vec<String> = String::from_utf8(list.stdout)?
         .lines()
         .map(str::to_string)
@@ -303,7 +343,7 @@ pub(crate) fn calibrate(only: Vec<String>) -> anyhow::Result<()> {
                         *n - 1
                     };
                     let Some(case) = cases.get(i) else { break };
-                    let measured = measure_case(&plugin, &probe, case)
+                    let measured = measure_case(&plugin, &probe, &native_probe, case)
                         .map_err(|e| anyhow::anyhow!("{case}: {e:#}"));
                     if let Ok(row) = &measured {
                         let _ = std::fs::write(
@@ -436,7 +476,7 @@ pub(crate) fn calibrate(only: Vec<String>) -> anyhow::Result<()> {
 
     let budget = default_budget()?;
     let worst = if only.is_empty() || only.iter().any(|c| c == "cnn") {
-        let w = worst_input(&plugin, &probe, "cnn", budget)?;
+        let w = worst_input(&plugin, &probe, &native_probe, "cnn", budget)?;
         println!(
             "\nlargest accepted evaluate (cnn, {} rows): predicted {} ≤ budget {budget}; measured {} instructions ({:.2} of the prediction)",
             w["rows"],

@@ -132,7 +132,7 @@ fn demo() -> anyhow::Result<()> {
         .current_dir(root()))
 }
 
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
 }
 
@@ -324,9 +324,26 @@ fn test() -> anyhow::Result<()> {
     run(&mut tests)?;
     contracts()?;
     agree_with_onnxruntime()?;
+    // The fuzz targets are their own workspace: they must keep compiling, warning-free.
+    run(cargo().env("CARGO_TARGET_DIR", target_dir()).args([
+        "clippy",
+        "--manifest-path",
+        "crates/core/fuzz/Cargo.toml",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     match &riscv {
-        Some(b) => crate::riscv::core_tests(b),
-        None => Ok(()),
+        Some(b) => {
+            crate::riscv::core_tests(b)?;
+            // The cost model must bound every measurement of the riscv64 build.
+            crate::calibrate::calibrate_with(b, Vec::new())
+        }
+        None => {
+            eprintln!("SKIPPED: cost-model calibration: it needs the riscv64 build");
+            Ok(())
+        }
     }
 }
 

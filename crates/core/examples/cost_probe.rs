@@ -154,11 +154,13 @@ const CASES: &[&str] = &[
     "conv-stride-dilation",
     "conv-big-kernel",
     "conv-heavy-pad",
+    "conv-1d",
     "maxpool-2x2",
     "maxpool-3x3-pad",
     "maxpool-global",
     "maxpool-all-pad",
     "maxpool-dilated",
+    "maxpool-1d",
     "add-same",
     "add-row",
     "add-column",
@@ -175,6 +177,7 @@ const CASES: &[&str] = &[
     "concat-2",
     "concat-16",
     "concat-channels",
+    "concat-64-tiny",
     "transpose-2d",
     "transpose-4d",
     "transpose-8d",
@@ -187,6 +190,8 @@ const CASES: &[&str] = &[
     "load-relu-chain-128",
     "load-relu-chain-256",
     "load-add-chain",
+    "load-transpose-chain",
+    "load-conv-chain",
     "parse-f32",
     "memory-params",
     "memory-batch",
@@ -246,6 +251,10 @@ fn case(name: &str) -> Option<Case> {
             1,
         ),
         "conv-big-kernel" => conv(1, 48, 2, 16, vec![], 1),
+        "conv-1d" => unary("Conv", &[4, 256], |b, x| {
+            let w = b.weights(&[8, 4, 5]);
+            b.node("Conv", &[x, &w], vec![ints("pads", &[2, 2])])
+        }),
         "conv-heavy-pad" => conv(16, 4, 4, 3, vec![ints("pads", &[2, 2, 2, 2])], 1),
         "maxpool-2x2" => pool(
             8,
@@ -272,6 +281,13 @@ fn case(name: &str) -> Option<Case> {
             16,
             vec![ints("kernel_shape", &[3, 3]), ints("dilations", &[2, 2])],
         ),
+        "maxpool-1d" => unary("MaxPool", &[4, 256], |b, x| {
+            b.node(
+                "MaxPool",
+                &[x],
+                vec![ints("kernel_shape", &[3]), ints("pads", &[1, 1])],
+            )
+        }),
         "add-same" => binary("Add", &[1024], &[1024]),
         "add-row" => binary("Add", &[32, 32], &[32]),
         "add-column" => binary("Add", &[32, 32], &[32, 1]),
@@ -310,6 +326,9 @@ fn case(name: &str) -> Option<Case> {
         }),
         "concat-channels" => unary("Concat", &[8, 16, 16], |b, x| {
             b.node("Concat", &[x, x, x], vec![int("axis", 1)])
+        }),
+        "concat-64-tiny" => unary("Concat", &[1], |b, x| {
+            b.node("Concat", &[x; 64], vec![int("axis", 1)])
         }),
         "transpose-2d" => unary("Transpose", &[32, 32], |b, x| {
             b.node("Transpose", &[x], vec![ints("perm", &[0, 2, 1])])
@@ -372,6 +391,44 @@ fn case(name: &str) -> Option<Case> {
             Case {
                 op: "<memory>",
                 ..classify("<memory>", b, &c, &[16384], 10)
+            }
+        }
+        "load-transpose-chain" => {
+            let mut b = GraphBuilder::new(&[4, 8, 16], None);
+            let mut y = "x".to_string();
+            for i in 0..255 {
+                let perm: &[i64] = if i % 2 == 0 {
+                    &[0, 2, 3, 1]
+                } else {
+                    &[0, 3, 1, 2]
+                };
+                y = b.node("Transpose", &[&y], vec![ints("perm", perm)]);
+            }
+            let z = b.node("Flatten", &[&y], vec![int("axis", 1)]);
+            Case {
+                op: "<load>",
+                ..classify("<load>", b, &z, &[4, 8, 16], 10)
+            }
+        }
+        "load-conv-chain" => {
+            // Conv, Relu, MaxPool (stride 1) repeated: tract's convolution and pooling
+            // optimisations, 120 times.
+            let mut b = GraphBuilder::new(&[2, 8, 8], None);
+            let mut y = "x".to_string();
+            for _ in 0..40 {
+                let w = b.weights(&[2, 2, 3, 3]);
+                let c = b.node("Conv", &[&y, &w], vec![ints("pads", &[1, 1, 1, 1])]);
+                let r = b.node("Relu", &[&c], vec![]);
+                y = b.node(
+                    "MaxPool",
+                    &[&r],
+                    vec![ints("kernel_shape", &[3, 3]), ints("pads", &[1, 1, 1, 1])],
+                );
+            }
+            let z = b.node("Flatten", &[&y], vec![int("axis", 1)]);
+            Case {
+                op: "<load>",
+                ..classify("<load>", b, &z, &[2, 8, 8], 10)
             }
         }
         "parse-f32" => Case {

@@ -90,6 +90,9 @@ pub const LOAD_PER_PARAM: u64 = 2;
 pub const LOAD_PER_NODE: u64 = 700_000;
 /// See [`LOAD_BASE`].
 pub const LOAD_PER_NODE_SQUARED: u64 = 200;
+/// Loading a `Conv` node, on top of [`LOAD_PER_NODE`]: tract plans its im2col and packs its
+/// kernel (a chain of 40 convolutions measures ≈ 5.5·10⁶ each).
+pub const LOAD_PER_CONV: u64 = 7_500_000;
 
 /// Parsing and checking a dataset: a fixed part and a part per byte of the file.
 pub const PARSE_BASE: u64 = 2_000_000;
@@ -152,9 +155,10 @@ pub struct RunCost {
 }
 
 /// Estimated guest instructions to decode, check, type and optimise a model of `nodes`
-/// graph nodes (initializers included).
-pub fn load_work(bytes: u64, params: u64, nodes: u64, folded_work: u64) -> u64 {
+/// graph nodes (initializers included), `convs` of them `Conv`.
+pub fn load_work(bytes: u64, params: u64, nodes: u64, convs: u64, folded_work: u64) -> u64 {
     LOAD_BASE
+        .saturating_add(LOAD_PER_CONV.saturating_mul(convs))
         .saturating_add(LOAD_PER_BYTE.saturating_mul(bytes))
         .saturating_add(LOAD_PER_PARAM.saturating_mul(params))
         .saturating_add(LOAD_PER_NODE.saturating_mul(nodes))
@@ -335,6 +339,11 @@ fn window(
     at: &str,
 ) -> Result<Window, String> {
     let n = spatial.len();
+    if !(1..=2).contains(&n) {
+        return Err(format!(
+            "{at}: {n} spatial dimensions; only 1-D and 2-D convolutions and pools are supported"
+        ));
+    }
     let max = u64::from(limits.max_window);
     let list = |name: &str, len: usize, default: u64, min: u64| -> Result<Vec<u64>, String> {
         match a.ints(name) {

@@ -459,7 +459,14 @@ fn cost_and_check(
         .graph
         .as_ref()
         .map_or(0, |g| g.node.len() + g.initializer.len());
-    info.load_work = cost::load_work(info.bytes, info.params, graph as u64, run.folded_work);
+    let convs = run.nodes.iter().filter(|n| n.op == "Conv").count();
+    info.load_work = cost::load_work(
+        info.bytes,
+        info.params,
+        graph as u64,
+        convs as u64,
+        run.folded_work,
+    );
     info.largest_tensor = run.largest_tensor;
     info.batch_bytes = run.memory_bytes;
     Ok(run)

@@ -13,6 +13,9 @@ use crucible_core::{
 use crucible_core_fuzz::{TEST_SALT, encode_inputs, small_dataset, tiny_model};
 use std::path::Path;
 
+/// Inputs as (sender byte, payload).
+type Sequence = Vec<(u8, Vec<u8>)>;
+
 fn write(target: &str, name: &str, bytes: &[u8]) -> std::io::Result<()> {
     let dir = Path::new("corpus").join(target);
     std::fs::create_dir_all(&dir)?;
@@ -108,21 +111,21 @@ fn main() -> std::io::Result<()> {
     let alice = Address::repeat_byte(0x11);
     let submit = ICrucible::submitCall {
         competitionId: 1,
-        modelCid: entry.clone().into(),
-        dataCid: data.clone().into(),
+        modelCid: entry.into(),
+        dataCid: data.into(),
         salt: B256::repeat_byte(1),
     }
     .abi_encode();
     let reveal = ICrucible::revealTestSetCall {
         competitionId: 1,
-        testCid: data.clone().into(),
+        testCid: data.into(),
         salt: TEST_SALT,
     }
     .abi_encode();
     let finalize = ICrucible::finalizeCall { competitionId: 1 }.abi_encode();
     let evaluate = ICrucible::evaluateCall {
-        modelCid: entry.clone().into(),
-        dataCid: data.clone().into(),
+        modelCid: entry.into(),
+        dataCid: data.into(),
         metric: abi::Metric::LogLossLogits,
     }
     .abi_encode();
@@ -145,7 +148,7 @@ fn main() -> std::io::Result<()> {
         exec_layer_data: Vec::new(),
     }
     .encode();
-    let sequences: Vec<(&str, Vec<(u8, Vec<u8>)>)> = vec![
+    let sequences: Vec<(&str, Sequence)> = vec![
         ("submit", vec![(2, submit.clone())]),
         (
             "whole-competition",

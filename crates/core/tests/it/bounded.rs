@@ -3,7 +3,7 @@
 //! normally. Plus the budget's arithmetic and the finalize that proceeds in steps.
 
 use crate::common::*;
-use alloy_primitives::U256;
+use alloy_primitives::{Address, U256};
 use alloy_sol_types::SolCall;
 use crucible_core::{
     Cid, Config, Limits, Outcome, State,
@@ -13,6 +13,7 @@ use crucible_core::{
     dataset::{self, Dataset, DatasetFeatures, DatasetTargets},
     model::Model,
 };
+use prost::Message;
 use std::time::{Duration, Instant};
 
 /// How long refusing any attack may take, model upload excluded. A refusal happens before
@@ -180,6 +181,8 @@ fn the_default_ceilings_fit_the_budget() {
         l.max_model_bytes,
         l.max_params,
         u64::from(l.max_nodes),
+        // Every node a convolution with its weight initializer.
+        u64::from(l.max_nodes) / 2,
         // Folded tensors count as parameters: at most max_params elements of work.
         0,
     );
@@ -210,19 +213,35 @@ fn finalize_with_budget(budget: u64) -> (Vec<Outcome>, State) {
     let val = h.upload(SPONSOR, &small_val);
     let test = test_set();
     let test_cid = h.upload(SPONSOR, &test);
-    let spec = SpecBuilder::new(
+    let mut spec = SpecBuilder::new(
         val,
         abi::test_set_commitment(&test_cid.to_bytes(), salt(9)),
         h.now,
     );
+    spec.0.finalists = 6;
+    spec.0.payoutBps = vec![5_000, 3_000, 2_000];
     let created = h.erc20_deposit(SPONSOR, U256::from(1_000_000u64), spec.exec());
     let id = created_id(&created);
-    for (who, name, s) in [
-        (ALICE, "mlp", 1u8),
-        (BOB, "cnn", 2),
-        (CAROL, "mlp-baseline", 3),
-    ] {
-        let bytes = model(name);
+    // Six entries: the three models, and later re-serialised copies of each (same
+    // function, another CID) from other senders.
+    let entries = [
+        (ALICE, "mlp", None),
+        (BOB, "cnn", None),
+        (CAROL, "mlp-baseline", None),
+        (Address::repeat_byte(0x41), "cnn", Some("copy 1")),
+        (Address::repeat_byte(0x42), "mlp", Some("copy 2")),
+        (Address::repeat_byte(0x43), "mlp-baseline", Some("copy 3")),
+    ];
+    for (i, (who, name, doc)) in entries.into_iter().enumerate() {
+        let bytes = match doc {
+            None => model(name),
+            Some(doc) => {
+                let mut m = tract_onnx::pb::ModelProto::decode(&model(name)[..]).unwrap();
+                m.doc_string = doc.into();
+                m.encode_to_vec()
+            }
+        };
+        let s = i as u8 + 1;
         let cid = h.upload(who, &bytes);
         h.commit(who, id, cid, salt(s));
         h.accept(who, &Harness::submit_call(id, cid, val, salt(s)));
@@ -291,6 +310,7 @@ fn a_finalize_in_many_steps_pays_exactly_what_one_step_pays() {
     let budget =
         2 * (cnn.info.load_work + cnn.info.work_per_run) + cnn.evaluation_work(100, 80_000);
     let (many, state) = finalize_with_budget(budget);
+    println!("budget {budget}: finalized in {} steps", many.len());
     assert!(many.len() > 3, "{} steps", many.len());
     // Every step but the last reports its progress and emits nothing on chain.
     for step in &many[..many.len() - 1] {
@@ -320,8 +340,13 @@ fn a_finalize_in_many_steps_pays_exactly_what_one_step_pays() {
         })
         .unwrap();
     assert!(finalized.testSetUsed);
-    assert_eq!(finalized.winners, vec![BOB, ALICE], "the CNN, then the MLP");
-    assert_eq!(finalized.scoresPpm, vec![875_000, 865_000]);
+    // The CNN, its copy (later, so a tie ranks it second), then the MLP.
+    assert_eq!(
+        finalized.winners,
+        vec![BOB, Address::repeat_byte(0x41), ALICE],
+        "the CNN, its copy, then the MLP"
+    );
+    assert_eq!(finalized.scoresPpm, vec![875_000, 875_000, 865_000]);
     // Nothing of the steps is left in the state.
     let c = State::inspect(&state, b"competition/1").unwrap();
     let crucible_core::Output::Report(json) = &c[0] else {
