@@ -186,6 +186,16 @@ struct Value {
 }
 
 impl Value {
+    /// A tensor computed by a node.
+    const fn computed(shape: Vec<u64>, dtype: i32, constant: bool) -> Self {
+        Self {
+            shape,
+            dtype,
+            constant,
+            ints: None,
+        }
+    }
+
     fn elements(&self) -> u64 {
         // Shapes are checked when built: the product cannot overflow.
         self.shape.iter().product()
@@ -199,7 +209,8 @@ fn elements_of(shape: &[u64], at: &str) -> Result<u64, String> {
     })
 }
 
-fn dtype_bytes(dt: i32) -> Option<u64> {
+/// Bytes per element of an ONNX element type the scorer supports.
+pub(crate) fn dtype_bytes(dt: i32) -> Option<u64> {
     Some(match DataType::try_from(dt).ok()? {
         DataType::Float | DataType::Int32 => 4,
         DataType::Int64 | DataType::Double => 8,
@@ -637,6 +648,50 @@ struct Step {
     scratch: u64,
 }
 
+/// `batches` products of an `m × k` by a `k × n` matrix (`Gemm`, `MatMul`).
+struct MatrixProduct {
+    batches: u64,
+    m: u64,
+    k: u64,
+    n: u64,
+    /// The right operand is a constant: tract packs it once, when the model loads.
+    b_constant: bool,
+}
+
+impl MatrixProduct {
+    /// The step producing `shape`: tiled multiply-accumulates + 2 × packed operand
+    /// elements + 8 × outputs.
+    fn step(&self, shape: Vec<u64>, dtype: i32, constant: bool, at: &str) -> Result<Step, String> {
+        let Self {
+            batches,
+            m,
+            k,
+            n,
+            b_constant,
+        } = *self;
+        let outputs = mul(batches, mul(m, n, at)?, at)?;
+        let macs = mul(outputs, k, at)?;
+        let tiled = mul(batches, mul(mul(tile(m), tile(n), at)?, k, at)?, at)?;
+        let packed_b = if b_constant {
+            0
+        } else {
+            mul(batches, mul(k, n, at)?, at)?
+        };
+        let packed = sum(&[mul(batches, mul(m, k, at)?, at)?, packed_b], at)?;
+        Ok(Step {
+            value: Value {
+                shape,
+                dtype,
+                constant,
+                ints: None,
+            },
+            units: sum(&[tiled, mul(packed, 2, at)?, mul(outputs, 8, at)?], at)?,
+            macs,
+            scratch: packed,
+        })
+    }
+}
+
 /// `x` rounded up to a multiple of the generic kernels' 4×4 tile.
 const fn tile(x: u64) -> u64 {
     x.div_ceil(4) * 4
@@ -670,12 +725,7 @@ fn infer<'v>(
     let present: Vec<&Value> = inputs.iter().flatten().copied().collect();
     let constant = !present.is_empty() && present.iter().all(|v| v.constant);
     let same = |v: &Value, units: u64| Step {
-        value: Value {
-            shape: v.shape.clone(),
-            dtype: v.dtype,
-            constant,
-            ints: None,
-        },
+        value: Value::computed(v.shape.clone(), v.dtype, constant),
         units,
         macs: 0,
         scratch: 0,
@@ -704,12 +754,7 @@ fn infer<'v>(
             let elements = product(&shape, at)?;
             let passes = (present.len() as u64).saturating_sub(1).max(1);
             Step {
-                value: Value {
-                    shape,
-                    dtype: input(0)?.dtype,
-                    constant,
-                    ints: None,
-                },
+                value: Value::computed(shape, input(0)?.dtype, constant),
                 units: mul(elements, passes, at)?,
                 macs: 0,
                 scratch: 0,
@@ -763,12 +808,7 @@ fn infer<'v>(
             }
             let elements = product(&shape, at)?;
             Step {
-                value: Value {
-                    shape,
-                    dtype: first.dtype,
-                    constant,
-                    ints: None,
-                },
+                value: Value::computed(shape, first.dtype, constant),
                 units: elements,
                 macs: 0,
                 scratch: 0,
@@ -936,22 +976,14 @@ fn infer<'v>(
                     ));
                 }
             }
-            let outputs = mul(m, n, at)?;
-            let macs = mul(outputs, k, at)?;
-            let tiled = mul(mul(tile(m), tile(n), at)?, k, at)?;
-            let packed_b = if w.constant { 0 } else { mul(k, n, at)? };
-            let packed = sum(&[mul(m, k, at)?, packed_b], at)?;
-            Step {
-                value: Value {
-                    shape: vec![m, n],
-                    dtype: x.dtype,
-                    constant,
-                    ints: None,
-                },
-                units: sum(&[tiled, mul(packed, 2, at)?, mul(outputs, 8, at)?], at)?,
-                macs,
-                scratch: packed,
-            }
+            let product = MatrixProduct {
+                batches: 1,
+                m,
+                k,
+                n,
+                b_constant: w.constant,
+            };
+            product.step(vec![m, n], x.dtype, constant, at)?
         }
         "MatMul" => {
             let (x, w) = (input(0)?, input(1)?);
@@ -984,26 +1016,14 @@ fn infer<'v>(
             if ws.len() > 1 {
                 shape.push(n);
             }
-            let outputs = mul(batches, mul(m, n, at)?, at)?;
-            let macs = mul(outputs, k, at)?;
-            let tiled = mul(batches, mul(mul(tile(m), tile(n), at)?, k, at)?, at)?;
-            let packed_b = if w.constant {
-                0
-            } else {
-                mul(batches, mul(k, n, at)?, at)?
+            let product = MatrixProduct {
+                batches,
+                m,
+                k,
+                n,
+                b_constant: w.constant,
             };
-            let packed = sum(&[mul(batches, mul(m, k, at)?, at)?, packed_b], at)?;
-            Step {
-                value: Value {
-                    shape,
-                    dtype: x.dtype,
-                    constant,
-                    ints: None,
-                },
-                units: sum(&[tiled, mul(packed, 2, at)?, mul(outputs, 8, at)?], at)?,
-                macs,
-                scratch: packed,
-            }
+            product.step(shape, x.dtype, constant, at)?
         }
         "Conv" => {
             let (x, w) = (input(0)?, input(1)?);
@@ -1062,12 +1082,7 @@ fn infer<'v>(
             )?;
             let im2col = mul(n, mul(c, mul(window, positions, at)?, at)?, at)?;
             Step {
-                value: Value {
-                    shape,
-                    dtype: x.dtype,
-                    constant,
-                    ints: None,
-                },
+                value: Value::computed(shape, x.dtype, constant),
                 units: sum(&[tiled, mul(im2col, 4, at)?, mul(outputs, 16, at)?], at)?,
                 macs,
                 scratch: im2col,
@@ -1099,12 +1114,7 @@ fn infer<'v>(
             shape.extend(&geo.out);
             let outputs = product(&shape, at)?;
             Step {
-                value: Value {
-                    shape,
-                    dtype: x.dtype,
-                    constant,
-                    ints: None,
-                },
+                value: Value::computed(shape, x.dtype, constant),
                 units: sum(&[mul(outputs, window, at)?, outputs], at)?,
                 macs: 0,
                 scratch: 0,

@@ -88,15 +88,6 @@ fn arity(op: &str) -> (usize, usize) {
     }
 }
 
-fn dtype_size(dt: i32) -> Option<u64> {
-    Some(match DataType::try_from(dt).ok()? {
-        DataType::Float | DataType::Int32 => 4,
-        DataType::Int64 | DataType::Double => 8,
-        DataType::Uint8 | DataType::Int8 | DataType::Bool => 1,
-        _ => return None,
-    })
-}
-
 /// Checks one initializer or `Constant` tensor and returns its element count.
 fn check_tensor(t: &pb::TensorProto, what: &str, budget: u64) -> Result<u64, String> {
     if t.data_location == Some(pb::tensor_proto::DataLocation::External as i32)
@@ -125,7 +116,7 @@ fn check_tensor(t: &pb::TensorProto, what: &str, budget: u64) -> Result<u64, Str
             t.dims
         ));
     }
-    let size = dtype_size(t.data_type)
+    let size = cost::dtype_bytes(t.data_type)
         .ok_or_else(|| format!("{what} has unsupported element type {}", t.data_type))?;
     let typed = [
         t.float_data.len(),

@@ -4,12 +4,12 @@
 //! `CRUCIBLE_RISCV_DAPP` set (by `cargo xtask test`), the riscv64 build under qemu answers
 //! the same stream byte for byte.
 
-use crate::devnet_support::{dapp, repo, skipped};
+use crate::devnet_support::{dapp, patient, repo, riscv_dapp};
 use alloy_primitives::{Address, B256, address};
 use alloy_sol_types::{SolCall, SolInterface};
 use crucible_core::builder::hostile;
 use crucible_node::{
-    machine::{DappCommand, HostMachine, MachineConfig},
+    machine::HostMachine,
     rollup_api::{RequestResult, RollupRequest, Status},
 };
 use crucible_types::{
@@ -139,12 +139,7 @@ async fn play(machine: &HostMachine, bound: Duration) -> Vec<RequestResult> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_dapp_refuses_every_attack_and_serves_the_next_input() {
-    let config = MachineConfig {
-        finish_wait: Duration::from_secs(600),
-        ready_timeout: Duration::from_secs(120),
-        ..MachineConfig::default()
-    };
-    let native = HostMachine::start(&dapp(), config.clone()).await.unwrap();
+    let native = HostMachine::start(&dapp(), patient()).await.unwrap();
     let results = play(&native, NATIVE_BOUND).await;
     let pid = native.dapp_pid().expect("the DApp runs");
     let peak = peak_rss_kib(pid).expect("/proc reports the DApp's peak memory");
@@ -155,20 +150,10 @@ async fn the_dapp_refuses_every_attack_and_serves_the_next_input() {
     );
     assert!(peak < PEAK_RSS_BOUND_KIB, "peak RSS {peak} KiB");
 
-    let Some(rv) = std::env::var_os("CRUCIBLE_RISCV_DAPP") else {
-        skipped("the riscv64 half: CRUCIBLE_RISCV_DAPP is not set (cargo xtask test sets it)");
+    let Some(rv) = riscv_dapp("the attack suite through the riscv64 DApp") else {
         return;
     };
-    let qemu = std::env::var_os("CRUCIBLE_QEMU").unwrap_or_else(|| "qemu-riscv64-static".into());
-    let riscv = HostMachine::start(
-        &DappCommand {
-            program: qemu,
-            args: vec![rv],
-        },
-        config,
-    )
-    .await
-    .unwrap();
+    let riscv = HostMachine::start(&rv, patient()).await.unwrap();
     let rv_results = play(&riscv, NATIVE_BOUND * 10).await;
     assert_eq!(
         rv_results, results,

@@ -50,6 +50,32 @@ pub(crate) fn token_artifact() -> Option<PathBuf> {
     Some(artifact)
 }
 
+/// A machine configuration for DApps that may run slowly (the riscv64 build under qemu).
+pub(crate) fn patient() -> crucible_node::machine::MachineConfig {
+    crucible_node::machine::MachineConfig {
+        finish_wait: Duration::from_secs(600),
+        ready_timeout: Duration::from_secs(120),
+        ..crucible_node::machine::MachineConfig::default()
+    }
+}
+
+/// The riscv64 DApp under qemu, when `CRUCIBLE_RISCV_DAPP` names it (`cargo xtask riscv`
+/// and `cargo xtask test` build it and set it); otherwise says that `what` is skipped.
+/// `CRUCIBLE_QEMU` names the emulator (default `qemu-riscv64-static`).
+pub(crate) fn riscv_dapp(what: &str) -> Option<crucible_node::machine::DappCommand> {
+    let Some(rv) = std::env::var_os("CRUCIBLE_RISCV_DAPP") else {
+        skipped(&format!(
+            "{what}: CRUCIBLE_RISCV_DAPP is not set (cargo xtask riscv and cargo xtask test build the riscv64 DApp and set it)"
+        ));
+        return None;
+    };
+    let qemu = std::env::var_os("CRUCIBLE_QEMU").unwrap_or_else(|| "qemu-riscv64-static".into());
+    Some(crucible_node::machine::DappCommand {
+        program: qemu,
+        args: vec![rv],
+    })
+}
+
 /// Builds the DApp binary and returns how to start it. The build selects the whole
 /// workspace with all targets, the same feature resolution as `cargo test --workspace`, so
 /// it reuses the test build's artifacts instead of compiling tract a second time.

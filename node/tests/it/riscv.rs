@@ -7,11 +7,11 @@
 //! `CRUCIBLE_RISCV_DAPP` names the riscv64 `crucible-dapp` (built by `cargo xtask riscv`);
 //! `CRUCIBLE_QEMU` the emulator (default `qemu-riscv64-static`).
 
-use crate::devnet_support::{dapp, repo, skipped};
+use crate::devnet_support::{dapp, patient, repo, riscv_dapp};
 use alloy_primitives::{Address, B256, Bytes, U256, address};
 use alloy_sol_types::{SolCall, SolInterface};
 use crucible_node::{
-    machine::{DappCommand, HostMachine, MachineConfig},
+    machine::HostMachine,
     rollup_api::{RollupRequest, Status},
 };
 use crucible_types::{
@@ -19,7 +19,6 @@ use crucible_types::{
     abi::{self, ICrucible, ICrucibleOutputsCalls, Metric, Outputs},
     rollup::ERC20_PORTAL,
 };
-use std::time::Duration;
 
 const APP: Address = address!("0xab7528bb862fb57e8a2bcd567a2e929a0be56a5e");
 const TOKEN: Address = address!("0x5fbdb2315678afecb367f032d93f642f64180aa3");
@@ -135,28 +134,11 @@ fn script() -> Vec<(Address, u64, Vec<u8>)> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_riscv64_dapp_produces_the_native_dapps_bytes() {
-    let Some(rv) = std::env::var_os("CRUCIBLE_RISCV_DAPP") else {
-        skipped(
-            "CRUCIBLE_RISCV_DAPP is not set (cargo xtask riscv builds the riscv64 DApp and runs this test)",
-        );
+    let Some(rv) = riscv_dapp("host ↔ riscv64 DApp identity") else {
         return;
     };
-    let qemu = std::env::var_os("CRUCIBLE_QEMU").unwrap_or_else(|| "qemu-riscv64-static".into());
-    let config = MachineConfig {
-        finish_wait: Duration::from_secs(600),
-        ready_timeout: Duration::from_secs(120),
-        ..MachineConfig::default()
-    };
-    let native = HostMachine::start(&dapp(), config.clone()).await.unwrap();
-    let riscv = HostMachine::start(
-        &DappCommand {
-            program: qemu,
-            args: vec![rv],
-        },
-        config,
-    )
-    .await
-    .unwrap();
+    let native = HostMachine::start(&dapp(), patient()).await.unwrap();
+    let riscv = HostMachine::start(&rv, patient()).await.unwrap();
     let script = script();
     let total = script.len();
     let (mut accepted, mut evaluated, mut vouchers) = (0, 0, 0);

@@ -113,18 +113,23 @@ fn evaluate_call(model: Cid, data: Cid) -> Vec<u8> {
     .abi_encode()
 }
 
-/// What the DApp charges for evaluating `model` on `data`.
-fn work_of(model: &[u8], data: &[u8]) -> u64 {
+/// A committed model loaded, under the default limits, for the rows of `data`.
+fn loaded(name: &str, data: &[u8]) -> (Model, usize) {
     let limits = Limits::default();
     let d = Dataset::parse(data, limits.max_dataset_rows).unwrap();
-    Model::load_for(model, &limits, Some(&d.sample_shape))
-        .unwrap()
-        .evaluation_work(d.rows as u64, data.len() as u64)
+    let m = Model::load_for(&model(name), &limits, Some(&d.sample_shape)).unwrap();
+    (m, d.rows)
+}
+
+/// What the DApp charges for evaluating a committed model on `data`.
+fn work_of(name: &str, data: &[u8]) -> u64 {
+    let (m, rows) = loaded(name, data);
+    m.evaluation_work(rows as u64, data.len() as u64)
 }
 
 #[test]
 fn an_input_exactly_at_the_budget_is_accepted_and_one_unit_over_is_refused() {
-    let work = work_of(&model("mlp"), &val_set());
+    let work = work_of("mlp", &val_set());
     for (budget, accepted) in [(work, true), (work - 1, false)] {
         let mut h = Harness::with_config(Config {
             max_input_work: budget,
@@ -150,10 +155,7 @@ fn an_input_exactly_at_the_budget_is_accepted_and_one_unit_over_is_refused() {
 #[test]
 fn one_run_of_a_model_must_fit_half_the_budget() {
     // A budget that the whole evaluation fits, but not twice one run with the loading.
-    let limits = Limits::default();
-    let val = val_set();
-    let data = Dataset::parse(&val, limits.max_dataset_rows).unwrap();
-    let cnn = Model::load_for(&model("cnn"), &limits, Some(&data.sample_shape)).unwrap();
+    let (cnn, _) = loaded("cnn", &val_set());
     let step = cnn.info.load_work + cnn.info.work_per_run;
     let mut h = Harness::with_config(Config {
         max_input_work: 2 * step - 2,
@@ -303,10 +305,7 @@ fn a_finalize_in_many_steps_pays_exactly_what_one_step_pays() {
     let (one, _) = finalize_with_budget(u64::MAX / 4);
     assert_eq!(one.len(), 1, "an unlimited budget finalizes in one input");
     // Room for a few runs of the CNN per step: the test set takes many steps.
-    let limits = Limits::default();
-    let val = val_set();
-    let data = Dataset::parse(&val, limits.max_dataset_rows).unwrap();
-    let cnn = Model::load_for(&model("cnn"), &limits, Some(&data.sample_shape)).unwrap();
+    let (cnn, _) = loaded("cnn", &val_set());
     let budget =
         2 * (cnn.info.load_work + cnn.info.work_per_run) + cnn.evaluation_work(100, 80_000);
     let (many, state) = finalize_with_budget(budget);
@@ -359,10 +358,9 @@ fn a_finalize_in_many_steps_pays_exactly_what_one_step_pays() {
 #[test]
 fn an_entry_scored_across_steps_has_the_score_of_one_pass() {
     // Scoring rows in runs from several calls equals one call, bit for bit.
-    let limits = Limits::default();
     let test = test_set();
-    let data = Dataset::parse(&test, limits.max_dataset_rows).unwrap();
-    let m = Model::load_for(&model("cnn"), &limits, Some(&data.sample_shape)).unwrap();
+    let data = Dataset::parse(&test, 100_000).unwrap();
+    let (m, _) = loaded("cnn", &test);
     let whole = crucible_core::eval::score(&m, &data, abi::Metric::LogLossLogits).unwrap();
     let mut acc = crucible_core::eval::start(&m, &data, abi::Metric::LogLossLogits).unwrap();
     let mut row = 0;
