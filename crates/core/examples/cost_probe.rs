@@ -191,6 +191,13 @@ const CASES: &[&str] = &[
     "load-relu-chain-256",
     "load-add-chain",
     "load-transpose-chain",
+    "load-scalar-chain",
+    "load-gemm-chain",
+    "load-matmul-chain",
+    "load-maxpool-chain",
+    "load-batchnorm-chain",
+    "load-axis-chain",
+    "load-concat-chain",
     "load-conv-chain",
     "parse-f32",
     "memory-params",
@@ -408,6 +415,82 @@ fn case(name: &str) -> Option<Case> {
             Case {
                 op: "<load>",
                 ..classify("<load>", b, &z, &[4, 8, 16], 10)
+            }
+        }
+        "load-scalar-chain" => {
+            // Binary operators with a broadcast constant: tract rewrites each at load time.
+            let mut b = GraphBuilder::new(&[16], None);
+            let mut y = "x".to_string();
+            for i in 0..255 {
+                let c = b.fill(&[1], 1.0 + i as f32 / 1024.0);
+                y = b.node(if i % 2 == 0 { "Mul" } else { "Add" }, &[&y, &c], vec![]);
+            }
+            Case {
+                op: "<load>",
+                ..classify("<load>", b, &y, &[16], 16)
+            }
+        }
+        "load-gemm-chain" | "load-matmul-chain" => {
+            let mut b = GraphBuilder::new(&[16], None);
+            let mut y = "x".to_string();
+            for _ in 0..120 {
+                y = if name == "load-gemm-chain" {
+                    let w = b.weights(&[16, 16]);
+                    let bias = b.weights(&[16]);
+                    b.node("Gemm", &[&y, &w, &bias], vec![int("transB", 1)])
+                } else {
+                    let w = b.weights(&[16, 16]);
+                    b.node("MatMul", &[&y, &w], vec![])
+                };
+            }
+            Case {
+                op: "<load>",
+                ..classify("<load>", b, &y, &[16], 16)
+            }
+        }
+        "load-maxpool-chain" | "load-batchnorm-chain" | "load-axis-chain" => {
+            let mut b = GraphBuilder::new(&[4, 8, 8], None);
+            let mut y = "x".to_string();
+            for i in 0..100 {
+                y = match name {
+                    "load-maxpool-chain" => b.node(
+                        "MaxPool",
+                        &[&y],
+                        vec![ints("kernel_shape", &[3, 3]), ints("pads", &[1, 1, 1, 1])],
+                    ),
+                    "load-batchnorm-chain" => {
+                        let p: Vec<String> = (0..4).map(|_| b.fill(&[4], 1.0)).collect();
+                        b.node(
+                            "BatchNormalization",
+                            &[&y, &p[0], &p[1], &p[2], &p[3]],
+                            vec![],
+                        )
+                    }
+                    _ if i % 2 == 0 => {
+                        let a = b.int64s(&[1]);
+                        b.node("Unsqueeze", &[&y, &a], vec![])
+                    }
+                    _ => {
+                        let s = b.int64s(&[-1, 4, 8, 8]);
+                        b.node("Reshape", &[&y, &s], vec![])
+                    }
+                };
+            }
+            let z = b.node("Flatten", &[&y], vec![int("axis", 1)]);
+            Case {
+                op: "<load>",
+                ..classify("<load>", b, &z, &[4, 8, 8], 10)
+            }
+        }
+        "load-concat-chain" => {
+            let mut b = GraphBuilder::new(&[16], None);
+            let mut y = "x".to_string();
+            for _ in 0..200 {
+                y = b.node("Concat", &[&y, "x"], vec![int("axis", 1)]);
+            }
+            Case {
+                op: "<load>",
+                ..classify("<load>", b, &y, &[16], 10)
             }
         }
         "load-conv-chain" => {

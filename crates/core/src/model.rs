@@ -450,12 +450,16 @@ fn cost_and_check(
         .graph
         .as_ref()
         .map_or(0, |g| g.node.len() + g.initializer.len());
-    let convs = run.nodes.iter().filter(|n| n.op == "Conv").count();
+    let extra = run
+        .nodes
+        .iter()
+        .map(|n| cost::node_load(&n.op))
+        .fold(0u64, u64::saturating_add);
     info.load_work = cost::load_work(
         info.bytes,
         info.params,
         graph as u64,
-        convs as u64,
+        extra,
         run.folded_work,
     );
     info.largest_tensor = run.largest_tensor;

@@ -184,7 +184,7 @@ fn the_default_ceilings_fit_the_budget() {
         l.max_params,
         u64::from(l.max_nodes),
         // Every node a convolution with its weight initializer.
-        u64::from(l.max_nodes) / 2,
+        u64::from(l.max_nodes) / 2 * cost::LOAD_PER_CONV,
         // Folded tensors count as parameters: at most max_params elements of work.
         0,
     );
