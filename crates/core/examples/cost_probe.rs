@@ -161,10 +161,15 @@ const CASES: &[&str] = &[
     "maxpool-all-pad",
     "maxpool-dilated",
     "maxpool-1d",
+    "maxpool-1d-wide",
     "add-same",
     "add-row",
     "add-column",
     "sub-column",
+    "add-outer",
+    "mul-channel",
+    "mul-channel-chain",
+    "max-channel",
     "mul-scalar",
     "div-scalar",
     "div-column",
@@ -295,9 +300,26 @@ fn case(name: &str) -> Option<Case> {
                 vec![ints("kernel_shape", &[3]), ints("pads", &[1, 1])],
             )
         }),
+        "maxpool-1d-wide" => unary("MaxPool", &[2, 1024], |b, x| {
+            b.node("MaxPool", &[x], vec![ints("kernel_shape", &[64])])
+        }),
         "add-same" => binary("Add", &[1024], &[1024]),
         "add-row" => binary("Add", &[32, 32], &[32]),
         "add-column" => binary("Add", &[32, 32], &[32, 1]),
+        "add-outer" => unary("Add", &[1, 64], |b, x| {
+            let w = b.weights(&[64, 1]);
+            b.node("Add", &[x, &w], vec![])
+        }),
+        "mul-channel" => binary("Mul", &[8, 8, 8], &[8, 1, 1]),
+        "max-channel" => binary("Max", &[8, 8, 8], &[8, 1, 1]),
+        "mul-channel-chain" => unary("Mul", &[8, 8, 8], |b, x| {
+            let mut y = x.to_string();
+            for _ in 0..100 {
+                let w = b.weights(&[8, 1, 1]);
+                y = b.node("Mul", &[&y, &w], vec![]);
+            }
+            y
+        }),
         "sub-column" => binary("Sub", &[32, 32], &[32, 1]),
         "mul-scalar" => binary("Mul", &[1024], &[1]),
         "div-scalar" => binary("Div", &[1024], &[1]),
