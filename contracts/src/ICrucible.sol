@@ -47,7 +47,7 @@ interface ICrucible {
         uint64 submissionDeadline; // unix seconds: commits and reveals must come before it
         uint64 revealDeadline; // unix seconds: the sponsor reveals the test set before it
         uint32 epsilonPpm; // improvement a later submission needs to outrank an earlier one
-        uint16 finalists; // how many top validation entries are scored on the test set
+        uint64 testSetBytes; // size of the hidden test set: storage reserved for it until the reveal (0 without one)
         uint16[] payoutBps; // reward share per rank in basis points; must sum to 10000
         ModelLimits limits;
     }
@@ -55,6 +55,10 @@ interface ICrucible {
     /// @notice Stores one chunk of a blob. A blob is complete when all `count` chunks from the
     ///         same uploader are present and sha256 of their concatenation equals `sha256Digest`.
     function putChunk(bytes32 sha256Digest, uint32 index, uint32 count, bytes calldata data) external;
+
+    /// @notice Frees a stored blob that no open competition uses: its uploader may at any time,
+    ///         anyone else once it has been stored for the application's blob lifetime.
+    function releaseBlob(bytes calldata cid) external;
 
     /// @notice Sent only as portal `execLayerData`; the depositor becomes the sponsor and the
     ///         deposited token and amount become the reward.

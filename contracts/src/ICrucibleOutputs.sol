@@ -10,6 +10,8 @@ pragma solidity ^0.8.20;
 interface ICrucibleOutputs {
     function BlobStored(bytes calldata cid, uint64 size, address uploader) external;
 
+    function BlobReleased(bytes calldata cid, uint64 size, address releasedBy) external;
+
     function Deposited(address account, address token, uint256 amount) external;
 
     function CompetitionCreated(

@@ -50,7 +50,7 @@ contract AbiFixturesTest {
             submissionDeadline: 1_800_003_600,
             revealDeadline: 1_800_007_200,
             epsilonPpm: 2000,
-            finalists: 3,
+            testSetBytes: 792_096,
             payoutBps: bps,
             limits: ICrucible.ModelLimits({
                 maxModelBytes: 8 << 20,
@@ -79,6 +79,7 @@ contract AbiFixturesTest {
         check("finalize", abi.encodeCall(ICrucible.finalize, (7)));
         check("evaluate", abi.encodeCall(ICrucible.evaluate, (cid(0xaa), cid(0xbb), ICrucible.Metric.LogLossLogits)));
         check("withdraw", abi.encodeCall(ICrucible.withdraw, (TOKEN, 1 ether)));
+        check("release_blob", abi.encodeCall(ICrucible.releaseBlob, (cid(0xaa))));
     }
 
     function testPortalPayloadAndVoucher() public view {
@@ -89,6 +90,7 @@ contract AbiFixturesTest {
     }
 
     function testNotices() public view {
+        check("notice_blob_released", abi.encodeCall(ICrucibleOutputs.BlobReleased, (cid(0xaa), 4096, SENDER)));
         check("notice_submission_scored", abi.encodeCall(ICrucibleOutputs.SubmissionScored, (7, SENDER, cid(0xaa), 42, 0, 863_000, 1000, 863)));
         address[] memory winners = new address[](1);
         winners[0] = SENDER;

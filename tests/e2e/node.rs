@@ -219,7 +219,7 @@ async fn competition_through_node_binary_with_kill_and_restart() {
         submissionDeadline: now + 3_600,
         revealDeadline: now + 7_200,
         epsilonPpm: 0,
-        finalists: 2,
+        testSetBytes: test.len() as u64,
         payoutBps: vec![7_000, 3_000],
         limits: abi::ModelLimits {
             maxModelBytes: 8 << 20,

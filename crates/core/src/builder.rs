@@ -136,6 +136,13 @@ impl GraphBuilder {
         self.tensor(dims, DataType::Float, raw)
     }
 
+    /// A float32 initializer holding `values` (row-major).
+    pub fn floats(&mut self, dims: &[usize], values: &[f32]) -> String {
+        debug_assert_eq!(dims.iter().product::<usize>(), values.len());
+        let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.tensor(dims, DataType::Float, raw)
+    }
+
     /// A float32 initializer filled with `value`.
     pub fn fill(&mut self, dims: &[usize], value: f32) -> String {
         let count: usize = dims.iter().product();
@@ -242,6 +249,56 @@ pub mod hostile {
         let y = f(&mut b);
         let flat = b.node("Flatten", &[&y], vec![int("axis", 1)]);
         b.finish(&flat)
+    }
+
+    /// A nearest-neighbour memoriser of a labelled dataset, from allowed operators only:
+    /// `Gemm` scores every stored row `v` as `x·v − |v|²/2` (largest for the nearest row),
+    /// the scores are grouped by class (padded with −10³⁰), and two `MaxPool`s keep each
+    /// class's best. It scores ~100 % on the rows it memorised and what 1-NN on them scores
+    /// elsewhere.
+    pub fn memorizer(data: &[u8]) -> Vec<u8> {
+        let d = dataset::Dataset::parse(data, u32::MAX).expect("a labelled dataset");
+        let n = d.sample_len();
+        let classes = (0..d.rows).map(|r| d.label(r)).max().unwrap_or(0) as usize + 1;
+        let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); classes];
+        for r in 0..d.rows {
+            by_class[d.label(r) as usize].push(r);
+        }
+        // Slots per class: a multiple of 16, pooled 16 then `slots / 16` at a time.
+        let most = by_class.iter().map(Vec::len).max().unwrap_or(1);
+        let slots = most.div_ceil(16) * 16;
+        let mut w = vec![0f32; classes * slots * n];
+        let mut bias = vec![-1e30f32; classes * slots];
+        let mut row = Vec::with_capacity(n);
+        for (c, rows) in by_class.iter().enumerate() {
+            for (k, &r) in rows.iter().enumerate() {
+                row.clear();
+                d.extend_features(r, r + 1, &mut row);
+                let col = c * slots + k;
+                w[col * n..(col + 1) * n].copy_from_slice(&row);
+                bias[col] = -0.5 * row.iter().map(|v| v * v).sum::<f32>();
+            }
+        }
+        let mut b = GraphBuilder::new(&d.sample_shape, None);
+        let flat = b.node("Flatten", &["x"], vec![int("axis", 1)]);
+        let w = b.floats(&[classes * slots, n], &w);
+        let bias = b.floats(&[classes * slots], &bias);
+        let scores = b.node("Gemm", &[&flat, &w, &bias], vec![int("transB", 1)]);
+        let shape = b.int64s(&[-1, classes as i64, slots as i64]);
+        let grouped = b.node("Reshape", &[&scores, &shape], vec![]);
+        let p1 = b.node(
+            "MaxPool",
+            &[&grouped],
+            vec![ints("kernel_shape", &[16]), ints("strides", &[16])],
+        );
+        let rest = (slots / 16) as i64;
+        let p2 = b.node(
+            "MaxPool",
+            &[&p1],
+            vec![ints("kernel_shape", &[rest]), ints("strides", &[rest])],
+        );
+        let out = b.node("Flatten", &[&p2], vec![int("axis", 1)]);
+        b.finish(&out)
     }
 
     /// A model and a dataset built to stall or crash a naive scorer, and the words its refusal

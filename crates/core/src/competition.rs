@@ -1,13 +1,18 @@
 //! Competitions: creation from a deposit, commit–reveal submissions, the ε ordering, the
 //! hidden test set and the payout at finalize.
 //!
-//! **Ordering.** Entries are considered in priority order (the input index of their
-//! commitment). The leader is found by a single pass: the first entry leads, and a later
-//! entry takes the lead only if it improves on the current leader by more than ε
-//! (`score > leader + ε` when higher is better, `score + ε < leader` otherwise); a tie, or
-//! any improvement of ε or less, keeps the earlier entry. Rank 1 is that leader; rank 2 is
-//! the leader of the remaining entries, and so on. The result is a total order that depends
-//! only on scores, priorities and ε.
+//! **Ordering (the ε rule).** Entries are taken in priority order (the input index of their
+//! commitment). The *leader* of a set of entries is the last link of its improvement chain:
+//! the chain starts at the earliest entry, and its next link is the earliest later entry that
+//! improves on the current link by more than ε (`score > link + ε` when higher is better,
+//! `score + ε < link` otherwise). Equivalently, the leader is the one entry `L` such that
+//! (a) no entry later than `L` improves on `L` by more than ε, and (b) `L` is the earliest
+//! entry, or improves by more than ε on the leader of the entries earlier than it. Rank 1 is
+//! the leader of all entries, rank 2 the leader of the rest, and so on. A tie, or any
+//! improvement of ε or less on the current link, keeps the earlier entry; but a later entry
+//! can outrank an earlier one it beats by ε or less when that earlier one never led (with
+//! ε = 10: scores 0, 10, 11 in priority order rank 11 first, since 10 did not improve on 0
+//! by more than ε and 11 did). The order depends only on scores, priorities and ε.
 
 use crate::{
     Output, Rejection, cost,
@@ -55,6 +60,8 @@ impl EntryCost {
     }
 }
 
+/// A live entry: scored, eligible (it beats the baseline by more than ε), not a copy of an
+/// earlier entry. Entries that are not live are not kept: their notices are the record.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Submission {
     pub(crate) submitter: Address,
@@ -62,10 +69,6 @@ pub(crate) struct Submission {
     pub(crate) score: Score,
     pub(crate) cost: EntryCost,
     pub(crate) scored_at: u64,
-    /// Beats the baseline by more than ε (always true without a baseline).
-    pub(crate) eligible: bool,
-    /// Priority of the earlier commitment that revealed the same model.
-    pub(crate) superseded_by: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -129,17 +132,33 @@ pub(crate) struct Competition {
     pub(crate) submission_deadline: u64,
     pub(crate) reveal_deadline: u64,
     pub(crate) epsilon_ppm: u32,
-    pub(crate) finalists: u16,
     pub(crate) payout_bps: Vec<u16>,
     pub(crate) limits: Limits,
+    /// Bytes reserved for the hidden test set until the reveal.
+    pub(crate) test_set_bytes: u64,
+    /// The validation set's distinct labels (classification only): a test set may hold no
+    /// other.
+    pub(crate) classes: Vec<i64>,
+    /// The validation set's feature range, as `f32` bits: a test set's features must lie
+    /// within it.
+    pub(crate) feature_range: (u32, u32),
     pub(crate) commitments: BTreeMap<B256, Commitment>,
-    /// Scored submissions by priority.
+    /// Unrevealed commitments of each address.
+    pub(crate) open_commitments: BTreeMap<Address, u32>,
+    /// Live entries by priority.
     pub(crate) submissions: BTreeMap<u64, Submission>,
-    /// The live (not superseded) submission of each model.
+    /// The live entry of each model.
     pub(crate) scored_models: BTreeMap<Cid, u64>,
+    /// The live entry of each predictions digest ([`Score::predictions`]).
+    #[serde(serialize_with = "hex_keys")]
+    pub(crate) predictions: BTreeMap<u128, u64>,
     pub(crate) test_set: Option<TestSet>,
     pub(crate) finalizing: Option<Finalizing>,
     pub(crate) finalized: Option<Finalization>,
+}
+
+fn hex_keys<S: serde::Serializer>(m: &BTreeMap<u128, u64>, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(m.iter().map(|(k, v)| (format!("{k:032x}"), v)))
 }
 
 fn metric_name<S: serde::Serializer>(m: &abi::Metric, s: S) -> Result<S::Ok, S::Error> {
@@ -189,15 +208,35 @@ impl Competition {
         }
     }
 
-    /// Live, eligible entries ranked on validation scores.
+    /// Live entries ranked on validation scores.
     pub(crate) fn leaderboard(&self) -> Vec<u64> {
         let entries: Vec<(u64, u64)> = self
             .submissions
             .iter()
-            .filter(|(_, s)| s.superseded_by.is_none() && s.eligible)
             .map(|(&p, s)| (p, s.score.value_ppm))
             .collect();
         rank(&entries, self.epsilon_ppm, self.metric.higher_is_better())
+    }
+
+    /// Drops a live entry and its indexes.
+    fn remove_entry(&mut self, priority: u64) -> Option<Submission> {
+        let s = self.submissions.remove(&priority)?;
+        if self.scored_models.get(&s.model_cid) == Some(&priority) {
+            self.scored_models.remove(&s.model_cid);
+        }
+        if self.predictions.get(&s.score.predictions) == Some(&priority) {
+            self.predictions.remove(&s.score.predictions);
+        }
+        Some(s)
+    }
+
+    /// Every blob this open competition keeps stored.
+    pub(crate) fn blobs_used(&self) -> Vec<Cid> {
+        let mut cids = vec![self.validation_cid];
+        cids.extend(self.baseline.map(|(c, _)| c));
+        cids.extend(self.test_set.as_ref().map(|t| t.cid));
+        cids.extend(self.submissions.values().map(|s| s.model_cid));
+        cids
     }
 
     pub(crate) fn commit(
@@ -220,13 +259,20 @@ impl Competition {
                 .refuse(format!("commitment {commitment} was already made"))
                 .into());
         }
-        if self.commitments.len() >= max as usize {
+        let open = self
+            .open_commitments
+            .get(&meta.msg_sender)
+            .copied()
+            .unwrap_or(0);
+        if open >= max {
             return Err(self
                 .refuse(format!(
-                    "the competition holds its maximum of {max} commitments"
+                    "{} holds {open} unrevealed commitments, the most one address may: reveal one first",
+                    meta.msg_sender
                 ))
                 .into());
         }
+        *self.open_commitments.entry(meta.msg_sender).or_default() += 1;
         let c = Commitment {
             submitter: meta.msg_sender,
             priority: meta.input_index,
@@ -270,17 +316,32 @@ impl State {
                 spec.revealDeadline, spec.submissionDeadline
             )));
         }
-        let max_finalists = self.config.max_finalists;
-        if spec.finalists == 0 || spec.finalists > max_finalists {
+        let latest = meta
+            .block_timestamp
+            .saturating_add(self.config.max_submission_period);
+        if spec.submissionDeadline > latest {
             return Err(bad(format!(
-                "finalists {} must be in 1..={max_finalists}",
-                spec.finalists
+                "submissionDeadline {} is more than {} s after the deposit's block time {}",
+                spec.submissionDeadline, self.config.max_submission_period, meta.block_timestamp
             )));
         }
-        if spec.payoutBps.is_empty() || spec.payoutBps.len() > usize::from(spec.finalists) {
+        let max_reveal = self.config.max_reveal_period;
+        if spec.revealDeadline - spec.submissionDeadline > max_reveal {
             return Err(bad(format!(
-                "payoutBps needs 1 to finalists ({}) shares, has {}",
-                spec.finalists,
+                "revealDeadline {} is more than {max_reveal} s after submissionDeadline {}",
+                spec.revealDeadline, spec.submissionDeadline
+            )));
+        }
+        if spec.testCommitment.is_zero() != (spec.testSetBytes == 0) {
+            return Err(bad(format!(
+                "testSetBytes {} must be the test set's size with a test commitment, and 0 without one",
+                spec.testSetBytes
+            )));
+        }
+        let max_ranks = self.config.max_paid_ranks;
+        if spec.payoutBps.is_empty() || spec.payoutBps.len() > usize::from(max_ranks) {
+            return Err(bad(format!(
+                "payoutBps needs 1 to {max_ranks} shares, has {}",
                 spec.payoutBps.len()
             )));
         }
@@ -319,7 +380,20 @@ impl State {
         };
 
         let id = self.next_competition;
+        if spec.testSetBytes > 0 {
+            self.store
+                .reserve(
+                    &self.config,
+                    meta.block_timestamp,
+                    id,
+                    spec.revealDeadline,
+                    deposit.sender,
+                    spec.testSetBytes,
+                )
+                .map_err(bad)?;
+        }
         self.next_competition += 1;
+        let (lo, hi) = data.feature_range();
         let competition = Competition {
             id,
             sponsor: deposit.sender,
@@ -334,12 +408,16 @@ impl State {
             submission_deadline: spec.submissionDeadline,
             reveal_deadline: spec.revealDeadline,
             epsilon_ppm: spec.epsilonPpm,
-            finalists: spec.finalists,
             payout_bps: spec.payoutBps.clone(),
             limits,
+            test_set_bytes: spec.testSetBytes,
+            classes: data.classes(),
+            feature_range: (lo.to_bits(), hi.to_bits()),
             commitments: BTreeMap::new(),
+            open_commitments: BTreeMap::new(),
             submissions: BTreeMap::new(),
             scored_models: BTreeMap::new(),
+            predictions: BTreeMap::new(),
             test_set: None,
             finalizing: None,
             finalized: None,
@@ -357,10 +435,19 @@ impl State {
             baselineScorePpm: baseline.map_or(0, |(_, s)| s.value_ppm),
             hasBaseline: baseline.is_some(),
         }));
+        for cid in competition.blobs_used() {
+            self.store.acquire(cid);
+        }
         self.competitions.insert(id, competition);
         Ok(())
     }
 
+    /// Reveals a commitment and scores its model. The entry becomes live only if it beats
+    /// the baseline by more than ε, is not a functional copy of an earlier entry (same
+    /// predictions digest on the validation set), fits its sender's quota of live entries,
+    /// and — when the competition holds its maximum of live entries — outranks the last one,
+    /// which it displaces. An entry that is not live is still scored and announced; it just
+    /// cannot be paid.
     pub(crate) fn submit(
         &mut self,
         meta: &AdvanceMeta,
@@ -369,7 +456,9 @@ impl State {
     ) -> Applied {
         let model_cid = parse_cid("modelCid", &c.modelCid)?;
         let data_cid = parse_cid("dataCid", &c.dataCid)?;
-        let max_submissions = self.config.max_submissions as usize;
+        let max_live = self.config.max_submissions as usize;
+        let per_sender = self.config.max_entries_per_sender as usize;
+        let sender = meta.msg_sender;
         let comp = self.competition_mut(c.competitionId)?;
         if comp.finalized.is_some() || meta.block_timestamp >= comp.submission_deadline {
             return Err(comp
@@ -387,12 +476,11 @@ impl State {
                 ))
                 .into());
         }
-        let commitment = abi::submission_commitment(&c.modelCid, meta.msg_sender, c.salt);
+        let commitment = abi::submission_commitment(&c.modelCid, sender, c.salt);
         let Some(commit) = comp.commitments.get(&commitment).cloned() else {
             return Err(comp
                 .refuse(format!(
-                    "no commitment keccak256(abi.encode(modelCid, {}, salt)) = {commitment} was made",
-                    meta.msg_sender
+                    "no commitment keccak256(abi.encode(modelCid, {sender}, salt)) = {commitment} was made"
                 ))
                 .into());
         };
@@ -409,21 +497,15 @@ impl State {
         let priority = commit.priority;
         let (id, limits, metric, eps) =
             (comp.id, comp.limits.clone(), comp.metric, comp.epsilon_ppm);
-        let earlier = comp.scored_models.get(&model_cid).copied();
-        if let Some(other) = earlier.filter(|&p| p < priority) {
+        let higher = metric.higher_is_better();
+        let same_model = comp.scored_models.get(&model_cid).copied();
+        if let Some(other) = same_model.filter(|&p| p < priority) {
             return Err(comp
                 .refuse(format!("model {model_cid} was already submitted under the earlier commitment of priority {other}"))
                 .into());
         }
-        if earlier.is_none() && comp.submissions.len() >= max_submissions {
-            return Err(comp
-                .refuse(format!(
-                    "the competition holds its maximum of {max_submissions} submissions"
-                ))
-                .into());
-        }
         let baseline = comp.baseline;
-        let (score, cost) = match earlier {
+        let (score, cost) = match same_model {
             // Same model, same data: the score is the one already computed.
             Some(p) => (comp.submissions[&p].score, comp.submissions[&p].cost),
             None => {
@@ -431,54 +513,142 @@ impl State {
                 (score, EntryCost::of(&info))
             }
         };
-        let eligible = baseline.is_none_or(|(_, b)| {
-            improves(score.value_ppm, b.value_ppm, eps, metric.higher_is_better())
-        });
         let comp = self.competition_mut(id)?;
-        if let Some(loser) = earlier {
-            // The same model revealed under an earlier commitment: the earlier commit wins.
-            if let Some(s) = comp.submissions.get_mut(&loser) {
-                s.superseded_by = Some(priority);
-            }
-            out.push(notice(ICrucibleOutputs::SubmissionSupersededCall {
-                competitionId: id,
-                modelCid: c.modelCid.clone(),
-                loserPriority: loser,
-                winnerPriority: priority,
-            }));
-        }
         if let Some(entry) = comp.commitments.get_mut(&commitment) {
             entry.revealed = true;
         }
-        comp.scored_models.insert(model_cid, priority);
-        comp.submissions.insert(
-            priority,
-            Submission {
-                submitter: meta.msg_sender,
-                model_cid,
-                score,
-                cost,
-                scored_at: meta.input_index,
-                eligible,
-                superseded_by: None,
-            },
-        );
-        out.push(notice(ICrucibleOutputs::SubmissionScoredCall {
+        if let Some(n) = comp.open_commitments.get_mut(&sender) {
+            *n -= 1;
+            if *n == 0 {
+                comp.open_commitments.remove(&sender);
+            }
+        }
+        let scored = notice(ICrucibleOutputs::SubmissionScoredCall {
             competitionId: id,
-            submitter: meta.msg_sender,
+            submitter: sender,
             modelCid: c.modelCid,
             priority,
             metric: metric as u8,
             valuePpm: score.value_ppm,
             samples: score.samples,
             correct: score.correct,
-        }));
-        if !eligible {
-            out.push(Output::Report(
-                format!("submission {priority} scored {} ppm and does not beat the baseline by more than ε = {eps} ppm: it cannot win", score.value_ppm)
-                    .into_bytes(),
-            ));
+        });
+        let report =
+            |out: &mut Vec<Output>, text: String| out.push(Output::Report(text.into_bytes()));
+        let twin = comp.predictions.get(&score.predictions).copied();
+        if twin.is_none_or(|t| t < priority) {
+            out.push(scored.clone());
         }
+        if baseline.is_some_and(|(_, b)| !improves(score.value_ppm, b.value_ppm, eps, higher)) {
+            if twin.is_some_and(|t| t > priority) {
+                out.push(scored);
+            }
+            report(
+                out,
+                format!(
+                    "submission {priority} scored {} ppm and does not beat the baseline by more than ε = {eps} ppm: it cannot win",
+                    score.value_ppm
+                ),
+            );
+            return Ok(());
+        }
+        // A functional copy: the earliest commitment among entries that predict the same
+        // keeps the entry (the same model CID is the simplest case).
+        let mut removed = Vec::new();
+        if let Some(twin) = twin {
+            let (loser, winner) = if twin < priority {
+                (priority, twin)
+            } else {
+                (twin, priority)
+            };
+            let loser_cid = if loser == priority {
+                model_cid
+            } else {
+                comp.submissions[&twin].model_cid
+            };
+            out.push(notice(ICrucibleOutputs::SubmissionSupersededCall {
+                competitionId: id,
+                modelCid: loser_cid.to_bytes().into(),
+                loserPriority: loser,
+                winnerPriority: winner,
+            }));
+            if loser == priority {
+                report(
+                    out,
+                    format!(
+                        "submission {priority} predicts exactly what the earlier entry {twin} predicts on every validation row: it ranks as a copy and cannot win"
+                    ),
+                );
+                return Ok(());
+            }
+            out.push(scored);
+            report(
+                out,
+                format!(
+                    "entry {twin} predicts exactly what the earlier-committed submission {priority} predicts on every validation row: it is superseded as a copy"
+                ),
+            );
+            removed.push(twin);
+        }
+        let mine = comp
+            .submissions
+            .iter()
+            .filter(|(p, s)| s.submitter == sender && !removed.contains(p))
+            .count();
+        if mine >= per_sender {
+            return Err(comp
+                .refuse(format!(
+                    "{sender} holds {mine} live entries, the most one address may"
+                ))
+                .into());
+        }
+        if comp.submissions.len() - removed.len() >= max_live {
+            let mut entries: Vec<(u64, u64)> = comp
+                .submissions
+                .iter()
+                .filter(|(p, _)| !removed.contains(p))
+                .map(|(&p, s)| (p, s.score.value_ppm))
+                .collect();
+            entries.push((priority, score.value_ppm));
+            let ranked = rank(&entries, eps, higher);
+            let last = ranked[ranked.len() - 1];
+            if last == priority {
+                return Err(comp
+                    .refuse(format!(
+                        "the competition holds its maximum of {max_live} live entries and {} ppm does not outrank the last of them",
+                        score.value_ppm
+                    ))
+                    .into());
+            }
+            report(
+                out,
+                format!(
+                    "entry {last} is displaced: the competition holds its maximum of {max_live} live entries and submission {priority} outranks it"
+                ),
+            );
+            removed.push(last);
+        }
+        let freed: Vec<Cid> = removed
+            .into_iter()
+            .filter_map(|p| comp.remove_entry(p))
+            .map(|s| s.model_cid)
+            .collect();
+        comp.scored_models.insert(model_cid, priority);
+        comp.predictions.insert(score.predictions, priority);
+        comp.submissions.insert(
+            priority,
+            Submission {
+                submitter: sender,
+                model_cid,
+                score,
+                cost,
+                scored_at: meta.input_index,
+            },
+        );
+        for cid in freed {
+            self.store.release_ref(cid);
+        }
+        self.store.acquire(model_cid);
         Ok(())
     }
 
@@ -561,11 +731,54 @@ impl State {
             }
             .into());
         }
+        let poisoned = |reason: String| -> crate::state::Fail {
+            Rejection::Dataset {
+                cid: test_cid,
+                reason,
+            }
+            .into()
+        };
+        let comp = &self.competitions[&id];
+        if let Some(label) = data
+            .classes()
+            .into_iter()
+            .find(|l| comp.classes.binary_search(l).is_err())
+        {
+            return Err(poisoned(format!(
+                "label {label} is not one of the validation set's {} classes",
+                comp.classes.len()
+            )));
+        }
+        let (lo, hi) = data.feature_range();
+        let (vlo, vhi) = (
+            f32::from_bits(comp.feature_range.0),
+            f32::from_bits(comp.feature_range.1),
+        );
+        if lo < vlo || hi > vhi {
+            return Err(poisoned(format!(
+                "its features span [{lo}, {hi}], outside the validation set's [{vlo}, {vhi}]"
+            )));
+        }
+        if let Some((baseline, _)) = comp.baseline {
+            let (limits, metric) = (comp.limits.clone(), comp.metric);
+            match self.score(baseline, test_cid, &limits, metric) {
+                Ok(_) => {}
+                Err(crate::state::Fail::Reject(r)) => {
+                    return Err(poisoned(format!(
+                        "the baseline cannot be scored on it: {r}"
+                    )));
+                }
+                Err(bug) => return Err(bug),
+            }
+        }
         let comp = self.competition_mut(id)?;
         comp.test_set = Some(TestSet {
             cid: test_cid,
             rows: info.rows,
         });
+        let until = comp.reveal_deadline;
+        self.store.end_reservation(until, id);
+        self.store.acquire(test_cid);
         out.push(notice(ICrucibleOutputs::TestSetRevealedCall {
             competitionId: id,
             testCid: c.testCid,
@@ -611,11 +824,7 @@ impl State {
             }
             Some(test) => {
                 let mut progress = comp.finalizing.clone().unwrap_or_else(|| Finalizing {
-                    entries: by_validation
-                        .iter()
-                        .take(usize::from(comp.finalists))
-                        .copied()
-                        .collect(),
+                    entries: by_validation.clone(),
                     scores: BTreeMap::new(),
                     partial: None,
                     steps: 0,
@@ -640,19 +849,29 @@ impl State {
                     self.competition_mut(id)?.finalizing = Some(progress);
                     return Ok(());
                 }
-                let scores: BTreeMap<u64, u64> = progress
+                let mut scores: BTreeMap<u64, u64> = progress
                     .scores
                     .iter()
                     .filter_map(|(&p, s)| s.map(|s| (p, s)))
                     .collect();
                 let entries: Vec<(u64, u64)> = scores.iter().map(|(&p, &s)| (p, s)).collect();
-                (rank(&entries, comp.epsilon_ppm, higher), scores, true)
+                let mut ranked = rank(&entries, comp.epsilon_ppm, higher);
+                // Entries that fail on the test set still beat the baseline on validation:
+                // they rank after every entry that succeeded, in validation order, so the
+                // reward is never refunded while a valid entry exists.
+                for &p in &by_validation {
+                    if let std::collections::btree_map::Entry::Vacant(e) = scores.entry(p) {
+                        ranked.push(p);
+                        e.insert(comp.submissions[&p].score.value_ppm);
+                    }
+                }
+                (ranked, scores, true)
             }
         };
         let mut winners = Vec::new();
         let mut paid = U256::ZERO;
         for (&p, &bps) in ranked.iter().zip(&comp.payout_bps) {
-            let amount = comp.reward * U256::from(bps) / U256::from(BPS);
+            let amount = share(comp.reward, bps);
             paid += amount;
             let submitter = comp.submissions[&p].submitter;
             winners.push(Winner {
@@ -686,6 +905,16 @@ impl State {
             refund,
             at_input: meta.input_index,
         });
+        // Prune what only an open competition needs; the blobs it used may be released.
+        comp.commitments = BTreeMap::new();
+        comp.open_commitments = BTreeMap::new();
+        comp.scored_models = BTreeMap::new();
+        comp.predictions = BTreeMap::new();
+        let (used, until) = (comp.blobs_used(), comp.reveal_deadline);
+        for cid in used {
+            self.store.release_ref(cid);
+        }
+        self.store.end_reservation(until, id);
         Ok(())
     }
 
@@ -788,6 +1017,12 @@ impl State {
     }
 }
 
+/// `reward × bps / 10000`, rounded down, without overflow for any `reward`.
+pub(crate) fn share(reward: U256, bps: u16) -> U256 {
+    let (bps, whole) = (U256::from(bps), U256::from(BPS));
+    reward / whole * bps + reward % whole * bps / whole
+}
+
 fn drop_finalist(
     progress: &mut Finalizing,
     p: u64,
@@ -819,6 +1054,8 @@ mod tests {
         assert_eq!(rank(&e, 0, true), vec![3, 4, 2, 1]);
         // a tie goes to the earlier commit
         assert_eq!(rank(&[(9, 50), (4, 50)], 0, true), vec![4, 9]);
+        // The documented case: 11 outranks the earlier 10, which never led.
+        assert_eq!(rank(&[(1, 0), (2, 10), (3, 11)], 10, true), vec![3, 1, 2]);
         // lower is better
         assert_eq!(
             rank(&[(1, 500), (2, 495), (3, 480)], 10, false),
@@ -828,7 +1065,54 @@ mod tests {
         assert!(!improves(90, 100, 10, false) && improves(89, 100, 10, false));
     }
 
+    /// The leader by the declarative statement of the module documentation: the one entry
+    /// `L` such that (a) no later entry improves on `L` by more than ε and (b) `L` is the
+    /// earliest entry or improves by more than ε on the leader of the entries before it.
+    /// Panics unless exactly one entry satisfies it.
+    fn leader_by_statement(entries: &[(u64, u64)], eps: u32, higher: bool) -> u64 {
+        let mut e = entries.to_vec();
+        e.sort_unstable();
+        // The leader of every prefix, each found by the statement itself.
+        let mut prefix_leader: Vec<(u64, u64)> = Vec::new();
+        for k in 1..=e.len() {
+            let prefix = &e[..k];
+            let found: Vec<(u64, u64)> = prefix
+                .iter()
+                .enumerate()
+                .filter(|&(i, &(_, s))| {
+                    let a = prefix[i + 1..]
+                        .iter()
+                        .all(|&(_, t)| !improves(t, s, eps, higher));
+                    let b = i == 0 || improves(s, prefix_leader[i - 1].1, eps, higher);
+                    a && b
+                })
+                .map(|(_, &x)| x)
+                .collect();
+            assert_eq!(
+                found.len(),
+                1,
+                "the statement picks exactly one leader of {prefix:?}"
+            );
+            prefix_leader.push(found[0]);
+        }
+        prefix_leader[e.len() - 1].0
+    }
+
     proptest! {
+        #[test]
+        fn rank_is_exactly_the_documented_statement(
+            e in proptest::collection::btree_map(0u64..1000, 0u64..60, 1..25).prop_map(|m| m.into_iter().collect::<Vec<_>>()),
+            eps in 0u32..20, higher in any::<bool>()
+        ) {
+            let ranked = rank(&e, eps, higher);
+            let mut rest = e;
+            for &p in &ranked {
+                prop_assert_eq!(p, leader_by_statement(&rest, eps, higher));
+                rest.retain(|x| x.0 != p);
+            }
+            prop_assert!(rest.is_empty());
+        }
+
         #[test]
         fn rank_is_a_permutation_independent_of_input_order(
             mut e in proptest::collection::btree_map(any::<u64>(), 0u64..1000, 0..30).prop_map(|m| m.into_iter().collect::<Vec<_>>()),

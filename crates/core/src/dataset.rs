@@ -162,6 +162,29 @@ impl<'a> Dataset<'a> {
         f32_at(self.y, i)
     }
 
+    /// The distinct labels, ascending (labels only; empty otherwise).
+    pub fn classes(&self) -> Vec<i64> {
+        if self.targets != Targets::Labels {
+            return Vec::new();
+        }
+        let mut labels: Vec<i64> = (0..self.rows).map(|r| self.label(r)).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        labels
+    }
+
+    /// The smallest and largest feature value (`0..=255` bounds for `uint8`).
+    pub fn feature_range(&self) -> (f32, f32) {
+        match self.features {
+            Features::U8 => (0.0, 255.0),
+            Features::F32 => (0..self.x.len() / 4)
+                .map(|i| f32_at(self.x, i))
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| {
+                    (lo.min(v), hi.max(v))
+                }),
+        }
+    }
+
     /// The summary kept in the state.
     pub fn info(&self) -> DatasetInfo {
         DatasetInfo {

@@ -36,8 +36,9 @@ fn route(state: &State, path: &str) -> Result<Value> {
         ["" | "status"] => json!({
             "state_hash": state.state_hash()?,
             "competitions": state.competitions.len(),
-            "blobs": state.blobs.len(),
-            "stored_bytes": state.stored_bytes,
+            "blobs": state.store.blobs.len(),
+            "stored_bytes": state.store.used,
+            "reserved_bytes": state.store.reserved(),
             "max_stored_bytes": state.config.max_stored_bytes,
             "config": state.config,
         }),
@@ -67,9 +68,9 @@ fn route(state: &State, path: &str) -> Result<Value> {
             (_, Err(_)) => error(format!("{priority:?} is not a priority")),
         },
         ["blob", cid] => match cid.parse::<Cid>() {
-            Ok(cid) => match state.blobs.get(&cid) {
+            Ok(cid) => match state.store.blobs.get(&cid) {
                 Some(b) => {
-                    json!({ "cid": cid, "size": b.size, "uploader": b.uploader, "input_index": b.input_index })
+                    json!({ "cid": cid, "size": b.size, "uploader": b.uploader, "input_index": b.input_index, "stored_at": b.stored_at, "used_by": state.store.refs(&cid) })
                 }
                 None => json!({ "cid": cid, "stored": false }),
             },

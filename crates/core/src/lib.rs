@@ -10,6 +10,7 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![warn(missing_docs)]
 
+mod blobs;
 pub mod builder;
 mod competition;
 pub mod cost;

@@ -15,6 +15,26 @@ pub struct Score {
     pub samples: u64,
     /// Rows counted correct (classification accuracies; 0 otherwise).
     pub correct: u64,
+    /// A 128-bit digest of the model's predictions, row by row: the arg-max class for a
+    /// classification metric, each output with its 8 lowest mantissa bits cleared for a
+    /// regression metric. Two entries with the same digest predict the same on every row
+    /// (a functional copy); see [`Accumulator`].
+    #[serde(serialize_with = "hex128")]
+    pub predictions: u128,
+}
+
+fn hex128<S: serde::Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{v:032x}"))
+}
+
+/// Mixes one prediction into a two-lane multiply–rotate digest (not cryptographic: it
+/// tells honest models apart; an earlier entry gains nothing by colliding with a later one).
+fn mix(fp: &mut [u64; 2], value: u64) {
+    fp[0] = (fp[0] ^ value)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .rotate_left(29);
+    fp[1] = (fp[1].rotate_left(17) ^ value.wrapping_add(0x632b_e59b_d9b4_e019))
+        .wrapping_mul(0xbf58_476d_1ce4_e5b9);
 }
 
 /// Clamp for probabilities in log-loss, as scikit-learn does.
@@ -33,6 +53,7 @@ pub struct Accumulator {
     #[serde(serialize_with = "f64_bits")]
     sum: f64,
     elements: u64,
+    fingerprint: [u64; 2],
 }
 
 fn metric_name<S: serde::Serializer>(m: &Metric, s: S) -> Result<S::Ok, S::Error> {
@@ -53,6 +74,7 @@ impl Accumulator {
             correct: 0,
             sum: 0.0,
             elements: 0,
+            fingerprint: [0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344],
         }
     }
 
@@ -68,6 +90,11 @@ impl Accumulator {
                 )
             })?;
         check_finite(row, scores)?;
+        let best = scores
+            .iter()
+            .enumerate()
+            .fold(0, |b, (j, &s)| if s > scores[b] { j } else { b });
+        mix(&mut self.fingerprint, best as u64);
         let target = scores[label];
         // Rank of the label: classes scoring higher, and equal scores at a lower index,
         // come first. With k = 1 this is arg-max with ties to the lowest index.
@@ -123,6 +150,9 @@ impl Accumulator {
         targets: &[f32],
     ) -> Result<(), String> {
         check_finite(row, outputs)?;
+        for &o in outputs {
+            mix(&mut self.fingerprint, u64::from(o.to_bits() & !0xff));
+        }
         for (&o, &t) in outputs.iter().zip(targets) {
             let d = f64::from(o) - f64::from(t);
             self.sum += match self.metric {
@@ -165,6 +195,7 @@ impl Accumulator {
             value_ppm,
             samples: self.rows,
             correct: self.correct,
+            predictions: (u128::from(self.fingerprint[0]) << 64) | u128::from(self.fingerprint[1]),
         })
     }
 }

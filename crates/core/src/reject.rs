@@ -29,6 +29,17 @@ pub enum Rejection {
     /// A `putChunk` that cannot be stored.
     #[error("chunk rejected: {0}")]
     Chunk(String),
+    /// A `releaseBlob` that cannot free the blob.
+    #[error("blob {cid} cannot be released: {why}")]
+    Release {
+        /// The blob.
+        cid: Cid,
+        /// Why not.
+        why: String,
+    },
+    /// Money arithmetic that would overflow.
+    #[error("refused: {0}")]
+    Overflow(String),
     /// A blob the input names is not stored.
     #[error("{what} {cid} is not stored: upload it with putChunk first")]
     BlobNotStored {

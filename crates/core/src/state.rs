@@ -1,7 +1,8 @@
 //! The application state and the input dispatcher.
 
 use crate::{
-    Error, Outcome, Output, Rejection, Result, competition::Competition, eval, limits::Limits,
+    Error, Outcome, Output, Rejection, Result, blobs::Store, competition::Competition, eval,
+    limits::Limits,
 };
 use alloy_primitives::{Address, B256, U256};
 use alloy_sol_types::{SolCall, SolInterface};
@@ -25,18 +26,33 @@ pub struct Config {
     pub max_blob_bytes: u64,
     /// Blob bytes the application stores in all, stored and pending.
     pub max_stored_bytes: u64,
+    /// Stored and pending blob bytes one address may hold (a sponsor's test-set
+    /// reservations count too).
+    pub max_bytes_per_sender: u64,
+    /// Seconds of block time after its last chunk at which a pending upload expires.
+    pub upload_ttl: u64,
+    /// Seconds after which anyone (not only its uploader) may release a stored blob that
+    /// no open competition uses.
+    pub blob_ttl: u64,
     /// Most chunks of one blob.
     pub max_chunks: u32,
     /// Largest chunk.
     pub max_chunk_bytes: usize,
     /// The loosest limits a competition may ask for, and those of `evaluate`.
     pub ceiling: Limits,
-    /// Most scored submissions per competition.
+    /// Most live entries per competition; when they are all held, a new entry must outrank
+    /// the last one, which it displaces.
     pub max_submissions: u32,
-    /// Most commitments per competition.
-    pub max_commitments: u32,
-    /// Most finalists (entries re-scored on the hidden test set).
-    pub max_finalists: u16,
+    /// Most live entries one address holds in a competition.
+    pub max_entries_per_sender: u32,
+    /// Most unrevealed commitments one address holds in a competition.
+    pub max_open_commitments_per_sender: u32,
+    /// Most paid ranks (`payoutBps` entries).
+    pub max_paid_ranks: u16,
+    /// Latest submission deadline, in seconds after the creating deposit's block time.
+    pub max_submission_period: u64,
+    /// Longest reveal window, from the submission deadline to the reveal deadline.
+    pub max_reveal_period: u64,
     /// The per-input work budget, in the cost model's estimated RISC-V guest instructions
     /// (= Cartesi machine cycles): an input that evaluates a model is refused before it
     /// runs anything if its estimate is above this, and `finalize` proceeds in steps that
@@ -56,45 +72,21 @@ impl Default for Config {
             ether_portal: ETHER_PORTAL,
             max_blob_bytes: 16 << 20,
             max_stored_bytes: 192 << 20,
+            max_bytes_per_sender: 48 << 20,
+            upload_ttl: 86_400,
+            blob_ttl: 7 * 86_400,
             max_chunks: 1024,
             max_chunk_bytes: 1 << 16,
             ceiling: Limits::default(),
             max_submissions: 1000,
-            max_commitments: 4096,
-            max_finalists: 16,
+            max_entries_per_sender: 8,
+            max_open_commitments_per_sender: 8,
+            max_paid_ranks: 16,
+            max_submission_period: 366 * 86_400,
+            max_reveal_period: 31 * 86_400,
             max_input_work: DEFAULT_INPUT_WORK,
         }
     }
-}
-
-/// A stored, sha256-verified blob.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Blob {
-    #[serde(skip)]
-    pub(crate) bytes: Arc<[u8]>,
-    pub(crate) size: u64,
-    pub(crate) uploader: Address,
-    pub(crate) input_index: u64,
-}
-
-/// Chunks of one blob from one uploader.
-#[derive(Debug, Clone, Default, Serialize)]
-pub(crate) struct Upload {
-    pub(crate) count: u32,
-    pub(crate) bytes: u64,
-    #[serde(serialize_with = "chunk_digests")]
-    pub(crate) chunks: BTreeMap<u32, Arc<[u8]>>,
-}
-
-fn chunk_digests<S: serde::Serializer>(
-    chunks: &BTreeMap<u32, Arc<[u8]>>,
-    s: S,
-) -> std::result::Result<S::Ok, S::Error> {
-    s.collect_map(
-        chunks
-            .iter()
-            .map(|(i, c)| (i, B256::from(<[u8; 32]>::from(Sha256::digest(c))))),
-    )
 }
 
 /// Internal result of applying an input: a rejection, or a broken invariant.
@@ -124,9 +116,7 @@ pub(crate) type Applied<T = ()> = std::result::Result<T, Fail>;
 #[derive(Debug, Clone, Serialize)]
 pub struct State {
     pub(crate) config: Config,
-    pub(crate) blobs: BTreeMap<Cid, Blob>,
-    pub(crate) uploads: BTreeMap<Address, BTreeMap<B256, Upload>>,
-    pub(crate) stored_bytes: u64,
+    pub(crate) store: Store,
     pub(crate) competitions: BTreeMap<u64, Competition>,
     pub(crate) next_competition: u64,
     pub(crate) balances: BTreeMap<Address, BTreeMap<Address, U256>>,
@@ -147,9 +137,7 @@ impl State {
         crate::determinism::init();
         Self {
             config,
-            blobs: BTreeMap::new(),
-            uploads: BTreeMap::new(),
-            stored_bytes: 0,
+            store: Store::default(),
             competitions: BTreeMap::new(),
             next_competition: 1,
             balances: BTreeMap::new(),
@@ -172,7 +160,7 @@ impl State {
 
     /// The bytes of a stored blob.
     pub fn blob(&self, cid: &Cid) -> Option<&[u8]> {
-        self.blobs.get(cid).map(|b| &*b.bytes)
+        self.store.blobs.get(cid).map(|b| &*b.bytes)
     }
 
     /// Applies one advance request. `Ok(Rejected)` leaves the state exactly as it was;
@@ -211,13 +199,17 @@ impl State {
             .map_err(|e| Rejection::Malformed(decode_error(payload, &e)))?;
         let sender = meta.msg_sender;
         match call {
-            ICrucibleCalls::putChunk(c) => self.put_chunk(meta, c, out),
+            ICrucibleCalls::putChunk(c) => self.store.put_chunk(&self.config, meta, c, out),
+            ICrucibleCalls::releaseBlob(c) => {
+                let cid = parse_cid("cid", &c.cid)?;
+                self.store.release(&self.config, meta, cid, out)
+            }
             ICrucibleCalls::createCompetition(_) => {
                 Err(Rejection::CreateWithoutDeposit(sender).into())
             }
             ICrucibleCalls::commitSubmission(c) => {
                 let id = c.competitionId;
-                let max = self.config.max_commitments;
+                let max = self.config.max_open_commitments_per_sender;
                 self.competition_mut(id)?
                     .commit(meta, c.commitment, max, out)
             }
@@ -237,7 +229,8 @@ impl State {
 
     /// A stored blob's bytes, or a rejection naming what is missing.
     pub(crate) fn stored(&self, cid: Cid, what: &'static str) -> Applied<Arc<[u8]>> {
-        self.blobs
+        self.store
+            .blobs
             .get(&cid)
             .map(|b| b.bytes.clone())
             .ok_or_else(|| Rejection::BlobNotStored { what, cid }.into())
@@ -270,7 +263,7 @@ impl State {
                 )),
             }
         }
-        self.credit(deposit.sender, deposit.token, deposit.amount);
+        self.credit(deposit.sender, deposit.token, deposit.amount)?;
         out.push(notice(ICrucibleOutputs::DepositedCall {
             account: deposit.sender,
             token: deposit.token,
@@ -279,14 +272,23 @@ impl State {
         Ok(())
     }
 
-    fn credit(&mut self, account: Address, token: Address, amount: U256) {
+    /// Adds to an internal balance; a balance cannot pass 2²⁵⁶ − 1, so such a deposit (only
+    /// a token with an absurd supply can make one) is refused rather than credited short.
+    fn credit(&mut self, account: Address, token: Address, amount: U256) -> Applied {
         let balance = self
             .balances
-            .entry(account)
-            .or_default()
-            .entry(token)
-            .or_default();
-        *balance = balance.saturating_add(amount);
+            .get(&account)
+            .and_then(|b| b.get(&token))
+            .copied()
+            .unwrap_or_default();
+        let Some(sum) = balance.checked_add(amount) else {
+            return Err(Rejection::Overflow(format!(
+                "crediting {amount} of token {token} to {account} would overflow its balance {balance}"
+            ))
+            .into());
+        };
+        self.balances.entry(account).or_default().insert(token, sum);
+        Ok(())
     }
 
     fn withdraw(
@@ -327,110 +329,6 @@ impl State {
             account,
             token,
             amount,
-        }));
-        Ok(())
-    }
-
-    // ---- blobs ----
-
-    fn put_chunk(
-        &mut self,
-        meta: &AdvanceMeta,
-        c: ICrucible::putChunkCall,
-        out: &mut Vec<Output>,
-    ) -> Applied {
-        let reject = |why: String| -> Fail { Rejection::Chunk(why).into() };
-        let cfg = &self.config;
-        if c.count == 0 || c.count > cfg.max_chunks {
-            return Err(reject(format!(
-                "count {} must be in 1..={}",
-                c.count, cfg.max_chunks
-            )));
-        }
-        if c.index >= c.count {
-            return Err(reject(format!(
-                "index {} is not below count {}",
-                c.index, c.count
-            )));
-        }
-        if c.data.is_empty() || c.data.len() > cfg.max_chunk_bytes {
-            return Err(reject(format!(
-                "data is {} bytes, must be 1..={}",
-                c.data.len(),
-                cfg.max_chunk_bytes
-            )));
-        }
-        let cid = Cid::from_digest(c.sha256Digest.0);
-        if self.blobs.contains_key(&cid) {
-            return Err(reject(format!("blob {cid} is already stored")));
-        }
-        let (max_blob, max_stored) = (cfg.max_blob_bytes, cfg.max_stored_bytes);
-        let uploader = meta.msg_sender;
-        let upload = self
-            .uploads
-            .entry(uploader)
-            .or_default()
-            .entry(c.sha256Digest)
-            .or_default();
-        if upload.count != 0 && upload.count != c.count {
-            return Err(reject(format!(
-                "this upload of {cid} was started with count {}, not {}",
-                upload.count, c.count
-            )));
-        }
-        let replaced = upload
-            .chunks
-            .get(&c.index)
-            .map_or(0, |old| old.len() as u64);
-        let size = upload.bytes - replaced + c.data.len() as u64;
-        if size > max_blob {
-            return Err(reject(format!(
-                "blob {cid} would exceed the {max_blob}-byte blob limit"
-            )));
-        }
-        let stored = self.stored_bytes - replaced + c.data.len() as u64;
-        if stored > max_stored {
-            return Err(reject(format!(
-                "the application's {max_stored}-byte storage is full"
-            )));
-        }
-        upload.count = c.count;
-        upload.bytes = size;
-        upload.chunks.insert(c.index, Arc::from(c.data.as_ref()));
-        self.stored_bytes = stored;
-        if upload.chunks.len() < c.count as usize {
-            return Ok(());
-        }
-        let mut bytes = Vec::with_capacity(size as usize);
-        for chunk in upload.chunks.values() {
-            bytes.extend_from_slice(chunk);
-        }
-        let actual = Cid::of(&bytes);
-        if actual != cid {
-            return Err(reject(format!(
-                "the {} chunks hash to {actual}, not {cid}: resend the chunk that is wrong",
-                c.count
-            )));
-        }
-        if let Some(mine) = self.uploads.get_mut(&uploader) {
-            mine.remove(&c.sha256Digest);
-            if mine.is_empty() {
-                self.uploads.remove(&uploader);
-            }
-        }
-        self.blobs.insert(
-            cid,
-            Blob {
-                bytes: bytes.into(),
-                size,
-                uploader,
-                input_index: meta.input_index,
-            },
-        );
-        out.push(notice(ICrucibleOutputs::BlobStoredCall {
-            cid: cid.to_bytes().into(),
-            size,
-            uploader,
         }));
         Ok(())
     }
@@ -502,6 +400,15 @@ impl State {
             }
         }
     }
+}
+
+/// Serialises a map whose keys are not strings or integers as a list of `[key, value]`
+/// pairs, in key order.
+pub(crate) fn entries<K: Serialize, V: Serialize, S: serde::Serializer>(
+    map: &BTreeMap<K, V>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_seq(map.iter())
 }
 
 /// The ABI-encoded notice of an `ICrucibleOutputs` call.

@@ -36,7 +36,7 @@ fn spec() -> abi::CompetitionSpec {
         submissionDeadline: 1_800_003_600,
         revealDeadline: 1_800_007_200,
         epsilonPpm: 2_000,
-        finalists: 3,
+        testSetBytes: 792_096,
         payoutBps: vec![7_000, 3_000],
         limits: abi::ModelLimits {
             maxModelBytes: 8 << 20,
@@ -70,6 +70,19 @@ fn fixtures() -> Vec<(&'static str, Vec<u8>)> {
             .abi_encode(),
         ),
         ("create_competition", create.clone()),
+        (
+            "release_blob",
+            ICrucible::releaseBlobCall { cid: cid(0xaa) }.abi_encode(),
+        ),
+        (
+            "notice_blob_released",
+            ICrucibleOutputs::BlobReleasedCall {
+                cid: cid(0xaa),
+                size: 4096,
+                releasedBy: SENDER,
+            }
+            .abi_encode(),
+        ),
         (
             "commit_submission",
             ICrucible::commitSubmissionCall {

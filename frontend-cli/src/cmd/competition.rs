@@ -111,14 +111,11 @@ pub(crate) struct CreateArgs {
     /// Reward shares per rank in basis points, summing to 10000 (e.g. 6000,3000,1000).
     #[arg(long, value_delimiter = ',', default_value = "10000")]
     payout_bps: Vec<u16>,
-    /// How many top validation entries are scored on the test set (default: one per payout).
-    #[arg(long)]
-    finalists: Option<u16>,
 }
 
 impl CreateArgs {
     /// The demo's competition: accuracy, 1000 CRU, 1 h to submit and 1 h to reveal,
-    /// ε = 1000 ppm, two finalists paid 70 % / 30 %.
+    /// ε = 1000 ppm, the top two paid 70 % / 30 %.
     pub(crate) fn demo(data: PathBuf, test: PathBuf, baseline: PathBuf) -> Self {
         Self {
             data,
@@ -132,7 +129,6 @@ impl CreateArgs {
             reveal_period: 3_600,
             epsilon_ppm: 1_000,
             payout_bps: vec![7_000, 3_000],
-            finalists: Some(2),
         }
     }
 }
@@ -231,7 +227,7 @@ pub(crate) async fn create(s: &Session, a: &CreateArgs) -> anyhow::Result<Value>
         submissionDeadline: submission_deadline,
         revealDeadline: submission_deadline + a.reveal_period,
         epsilonPpm: a.epsilon_ppm,
-        finalists: a.finalists.unwrap_or(a.payout_bps.len() as u16),
+        testSetBytes: test.len() as u64,
         payoutBps: a.payout_bps.clone(),
         limits: Limits::default().to_abi(),
     };

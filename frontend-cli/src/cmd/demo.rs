@@ -23,7 +23,7 @@ use std::{
 ///
 /// The devnet is anvil + Cartesi Rollups v2.2.0 + crucible-node + the DApp. A sponsor creates a competition on Fashion-MNIST with a
 /// hidden test set and a baseline, three trainers submit (an MLP, a CNN, and a disguised
-/// copy of the leader submitted later), the leaderboard is printed, the sponsor reveals the
+/// copy of the MLP submitted later, which ranks as a copy), the leaderboard is printed, the sponsor reveals the
 /// test set, anyone finalizes, and every payout voucher is executed on L1.
 ///
 /// Run it from the repository root (it needs node_modules/, contracts/, models/, data/).
@@ -181,6 +181,11 @@ impl DemoArgs {
                 "  scored by the DApp: {} ppm ({} / {} correct), priority {}",
                 r["score_ppm"], r["correct"], r["samples"], r["priority"]
             ));
+            if let Some(original) = r["copy_of"].as_u64() {
+                say(format!(
+                    "  it predicts exactly what entry {original} predicts on every validation row: it ranks as a copy and cannot be paid"
+                ));
+            }
             submissions.push(r);
         }
 
@@ -220,7 +225,9 @@ impl DemoArgs {
             .await?;
         say("▶ the sponsor uploads and reveals the hidden test set".into());
         competition::reveal(&sponsor, id, None).await?;
-        say("▶ carol finalizes: the finalists are scored on the test set and paid by rank".into());
+        say(
+            "▶ carol finalizes: every live entry is scored on the test set and paid by rank".into(),
+        );
         let carol = party(CAROL).session(true).await?;
         competition::finalize(&carol, id).await?;
 

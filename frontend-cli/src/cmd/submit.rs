@@ -134,6 +134,13 @@ pub(crate) async fn submit(s: &Session, id: u64, model: &[u8]) -> anyhow::Result
             _ => None,
         })
         .with_context(|| format!("input {index} was accepted without a SubmissionScored notice"))?;
+    // An entry that predicts what an earlier one does ranks as its copy and is not live.
+    let copy_of = notices(&p).into_iter().find_map(|n| match n {
+        ICrucibleOutputsCalls::SubmissionSuperseded(x) if x.loserPriority == scored.priority => {
+            Some(x.winnerPriority)
+        }
+        _ => None,
+    });
     let board = s.node.inspect(&format!("leaderboard/{id}")).await?;
     let rank = board
         .as_array()
@@ -151,6 +158,7 @@ pub(crate) async fn submit(s: &Session, id: u64, model: &[u8]) -> anyhow::Result
         "correct": scored.correct,
         "samples": scored.samples,
         "rank": rank,
+        "copy_of": copy_of,
         "input_index": index,
     }))
 }

@@ -99,7 +99,7 @@ async fn submission_to_payout_executed_on_l1() {
         submissionDeadline: now + 3_600,
         revealDeadline: now + 7_200,
         epsilonPpm: 0,
-        finalists: 1,
+        testSetBytes: 0,
         payoutBps: vec![10_000],
         limits: crucible_core::Limits::default().to_abi(),
     };

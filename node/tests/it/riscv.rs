@@ -60,7 +60,7 @@ fn script() -> Vec<(Address, u64, Vec<u8>)> {
         submissionDeadline: START + 3_600,
         revealDeadline: START + 7_200,
         epsilonPpm: 0,
-        finalists: 3,
+        testSetBytes: test_bytes.len() as u64,
         payoutBps: vec![5_000, 3_000, 2_000],
         limits: crucible_core::Limits::default().to_abi(),
     };

@@ -97,7 +97,7 @@ pub fn prepared() -> &'static (State, u64) {
             submissionDeadline: 1_800_000_000 + 3_600 * 20,
             revealDeadline: 1_800_000_000 + 3_600 * 40,
             epsilonPpm: 0,
-            finalists: 2,
+            testSetBytes: data.len() as u64,
             payoutBps: vec![6_000, 4_000],
             limits: Limits::default().to_abi(),
         };

@@ -220,12 +220,11 @@ fn finalize_with_budget(budget: u64) -> (Vec<Outcome>, State) {
         abi::test_set_commitment(&test_cid.to_bytes(), salt(9)),
         h.now,
     );
-    spec.0.finalists = 6;
     spec.0.payoutBps = vec![5_000, 3_000, 2_000];
     let created = h.erc20_deposit(SPONSOR, U256::from(1_000_000u64), spec.exec());
     let id = created_id(&created);
-    // Six entries: the three models, and later re-serialised copies of each (same
-    // function, another CID) from other senders.
+    // Six submissions: the three models, and later re-serialised copies of each (same
+    // function, another CID) from other senders, which rank as copies.
     let entries = [
         (ALICE, "mlp", None),
         (BOB, "cnn", None),
@@ -339,13 +338,14 @@ fn a_finalize_in_many_steps_pays_exactly_what_one_step_pays() {
         })
         .unwrap();
     assert!(finalized.testSetUsed);
-    // The CNN, its copy (later, so a tie ranks it second), then the MLP.
+    // The re-serialised copies predict what their originals do: they are not live, and
+    // the three originals take the three paid ranks.
     assert_eq!(
         finalized.winners,
-        vec![BOB, Address::repeat_byte(0x41), ALICE],
-        "the CNN, its copy, then the MLP"
+        vec![BOB, ALICE, CAROL],
+        "the CNN, the MLP, then the baseline-sized MLP"
     );
-    assert_eq!(finalized.scoresPpm, vec![875_000, 875_000, 865_000]);
+    assert_eq!(finalized.scoresPpm, vec![875_000, 865_000, 497_000]);
     // Nothing of the steps is left in the state.
     let c = State::inspect(&state, b"competition/1").unwrap();
     let crucible_core::Output::Report(json) = &c[0] else {

@@ -216,7 +216,11 @@ impl SpecBuilder {
             submissionDeadline: now + 3_600,
             revealDeadline: now + 7_200,
             epsilonPpm: 0,
-            finalists: 3,
+            testSetBytes: if test_commitment.is_zero() {
+                0
+            } else {
+                test_set().len() as u64
+            },
             payoutBps: vec![7_000, 3_000],
             limits: default_limits(),
         })

@@ -3,6 +3,7 @@
 mod bounded;
 mod common;
 mod determinism;
+mod fairness;
 mod fuzz;
 mod golden;
 mod hostile;

@@ -178,7 +178,36 @@ fn incompatible_test_set_and_specs() {
             Box::new(|s| s.revealDeadline = s.submissionDeadline),
             "must be after submissionDeadline",
         ),
-        (Box::new(|s| s.finalists = 0), "finalists 0"),
+        (
+            Box::new(|s| s.payoutBps = vec![500; 20]),
+            "payoutBps needs 1 to 16 shares, has 20",
+        ),
+        (
+            Box::new(|s| {
+                s.submissionDeadline = u64::MAX - 1;
+                s.revealDeadline = u64::MAX;
+            }),
+            "s after the deposit's block time",
+        ),
+        (
+            Box::new(|s| s.revealDeadline = u64::MAX),
+            "s after submissionDeadline",
+        ),
+        (
+            Box::new(|s| s.testSetBytes = 5),
+            "testSetBytes 5 must be the test set's size with a test commitment, and 0 without one",
+        ),
+        (
+            Box::new(|s| s.testCommitment = B256::repeat_byte(7)),
+            "testSetBytes 0 must be the test set's size",
+        ),
+        (
+            Box::new(|s| {
+                s.testCommitment = B256::repeat_byte(7);
+                s.testSetBytes = 17 << 20;
+            }),
+            "above the 16777216-byte blob limit",
+        ),
         (
             Box::new(|s| s.payoutBps = vec![9_000, 0, 1_000]),
             "positive shares",
