@@ -2,7 +2,10 @@
 //! deployed by `crucible-node deploy`, inputs go through the InputBox and the ERC20Portal,
 //! `crucible-node run` feeds them to its `crucible-dapp` child, claims epochs on the
 //! Authority and serves proofs over JSON-RPC, and the winners execute their vouchers on L1.
-//! The node is killed with SIGKILL in the middle of the run and restarted.
+//! The node is killed with SIGKILL three times — while it works through an upload, while it
+//! scores, and between its claim and the vouchers' execution — and restarted each time; at
+//! the end a node that was never interrupted, on a fresh database, computes the same roots,
+//! outputs and state, and confirms the claims on chain.
 
 use alloy::{
     primitives::{Address, B256, Bytes, U256},
@@ -278,6 +281,9 @@ async fn competition_through_node_binary_with_kill_and_restart() {
     )
     .await;
     a.upload(&mlp).await;
+    // SIGKILL while the node works through the upload's chunks.
+    node.kill9();
+    let node = NodeProcess::start(&node_args);
     a.add(vec![0xba, 0xd0]).await;
     a.add(
         ICrucible::submitCall {
@@ -449,9 +455,21 @@ async fn competition_through_node_binary_with_kill_and_restart() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
-    assert_eq!(vouchers.len(), 2, "one payout per finalist");
+    assert_eq!(vouchers.len(), 2, "one payout per live entry");
     let epochs = node.list_all("cartesi_listEpochs", &app_s).await;
     assert!(epochs.iter().any(|e| e["status"] == "CLAIM_ACCEPTED"));
+
+    // SIGKILL between the claim and the vouchers' execution: the restarted node serves the
+    // very same vouchers and proofs.
+    node.kill9();
+    let node = NodeProcess::start(&node_args);
+    let again: Vec<Value> = node
+        .list_all("cartesi_listOutputs", &app_s)
+        .await
+        .into_iter()
+        .filter(|o| o["decoded_data"]["type"] == "0x237a816f")
+        .collect();
+    assert_eq!(again, vouchers, "the vouchers and proofs survive the crash");
 
     // Each winner executes their voucher with the node's proof: the balance rises by
     // exactly the voucher's amount; the payouts add up to the reward; a replay reverts.
@@ -506,12 +524,62 @@ async fn competition_through_node_binary_with_kill_and_restart() {
 
     // A clean stop and restart replays every input to the same roots.
     let full = roots(&node.list_all("cartesi_listInputs", &app_s).await);
+    let outputs = node.list_all("cartesi_listOutputs", &app_s).await;
+    let status = |answer: Value| hex_bytes(&answer["reports"][0]["payload"]);
+    let state = status(
+        node.post(&format!("/inspect/{app_s}"), b"status".to_vec())
+            .await
+            .1,
+    );
     assert!(node.terminate().success());
     let node = NodeProcess::start(&node_args);
     assert_eq!(node.replayed, full.len() as u64);
     assert_eq!(
         roots(&node.list_all("cartesi_listInputs", &app_s).await),
         full
+    );
+
+    // An uninterrupted run: a node on a fresh database reads every input from L1 and
+    // computes the same roots, outputs (proofs included) and state as the node that was
+    // killed three times; it finds the claims already on chain and accepts them as its own
+    // (a claim with another root would stop it with an error).
+    drop(node);
+    let fresh = NodeArgs {
+        db: dir.join("uninterrupted.sqlite"),
+        ..node_args.clone()
+    };
+    let _ = std::fs::remove_file(&fresh.db);
+    let clean = NodeProcess::start(&fresh);
+    assert_eq!(clean.replayed, 0);
+    clean.wait_processed(&app_s, full.len() as u64).await;
+    assert_eq!(
+        roots(&clean.list_all("cartesi_listInputs", &app_s).await),
+        full
+    );
+    let clean_outputs = loop {
+        let o = clean.list_all("cartesi_listOutputs", &app_s).await;
+        if o.iter()
+            .filter(|v| v["output_hashes_siblings"].is_array())
+            .count()
+            == outputs
+                .iter()
+                .filter(|v| v["output_hashes_siblings"].is_array())
+                .count()
+        {
+            break o;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(clean_outputs, outputs);
+    assert_eq!(
+        status(
+            clean
+                .post(&format!("/inspect/{app_s}"), b"status".to_vec())
+                .await
+                .1
+        ),
+        state,
+        "the same state hash, balances and competitions"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -16,7 +16,8 @@
 
 use crate::{
     Output, Rejection,
-    state::{Applied, Config, notice},
+    outputs::{Applied, Fail, Map, Set, notice},
+    state::Config,
 };
 use alloy_primitives::{Address, B256};
 use crucible_types::{
@@ -25,10 +26,7 @@ use crucible_types::{
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    sync::Arc,
-};
+use std::sync::Arc;
 
 /// A stored, sha256-verified blob.
 #[derive(Debug, Clone, Serialize)]
@@ -50,11 +48,11 @@ pub(crate) struct Upload {
     /// Block time of the last chunk accepted.
     pub(crate) touched: u64,
     #[serde(serialize_with = "chunk_digests")]
-    pub(crate) chunks: BTreeMap<u32, Arc<[u8]>>,
+    pub(crate) chunks: Map<u32, Arc<[u8]>>,
 }
 
 fn chunk_digests<S: serde::Serializer>(
-    chunks: &BTreeMap<u32, Arc<[u8]>>,
+    chunks: &Map<u32, Arc<[u8]>>,
     s: S,
 ) -> std::result::Result<S::Ok, S::Error> {
     s.collect_map(
@@ -74,31 +72,31 @@ pub(crate) struct Reservation {
 /// Every blob, upload, quota and reservation.
 #[derive(Debug, Clone, Default, Serialize)]
 pub(crate) struct Store {
-    pub(crate) blobs: BTreeMap<Cid, Blob>,
-    #[serde(serialize_with = "crate::state::entries")]
-    uploads: BTreeMap<(Address, B256), Upload>,
+    pub(crate) blobs: Map<Cid, Blob>,
+    #[serde(serialize_with = "crate::outputs::entries")]
+    uploads: Map<(Address, B256), Upload>,
     /// Pending uploads by (last chunk's block time, uploader, digest): expiry order.
-    by_age: BTreeSet<(u64, Address, B256)>,
+    by_age: Set<(u64, Address, B256)>,
     /// Stored and pending bytes.
     pub(crate) used: u64,
     /// Stored and pending bytes of each address.
-    held: BTreeMap<Address, u64>,
+    held: Map<Address, u64>,
     /// Pending bytes of each address.
-    pending: BTreeMap<Address, u64>,
+    pending: Map<Address, u64>,
     /// Open reservations by (reveal deadline, competition id).
-    #[serde(serialize_with = "crate::state::entries")]
-    reservations: BTreeMap<(u64, u64), Reservation>,
+    #[serde(serialize_with = "crate::outputs::entries")]
+    reservations: Map<(u64, u64), Reservation>,
     /// Reserved bytes of each sponsor.
-    reserved_by: BTreeMap<Address, u64>,
+    reserved_by: Map<Address, u64>,
     /// Competitions that reference each blob.
-    refs: BTreeMap<Cid, u32>,
+    refs: Map<Cid, u32>,
 }
 
-fn add(map: &mut BTreeMap<Address, u64>, who: Address, bytes: u64) {
+fn add(map: &mut Map<Address, u64>, who: Address, bytes: u64) {
     *map.entry(who).or_default() += bytes;
 }
 
-fn sub(map: &mut BTreeMap<Address, u64>, who: Address, bytes: u64) {
+fn sub(map: &mut Map<Address, u64>, who: Address, bytes: u64) {
     if let Some(v) = map.get_mut(&who) {
         *v = v.saturating_sub(bytes);
         if *v == 0 {
@@ -108,7 +106,7 @@ fn sub(map: &mut BTreeMap<Address, u64>, who: Address, bytes: u64) {
 }
 
 impl Store {
-    fn get(map: &BTreeMap<Address, u64>, who: Address) -> u64 {
+    fn get(map: &Map<Address, u64>, who: Address) -> u64 {
         map.get(&who).copied().unwrap_or(0)
     }
 
@@ -133,18 +131,18 @@ impl Store {
 
     /// Drops pending uploads and reservations whose time is up.
     fn expire(&mut self, cfg: &Config, now: u64) {
-        while let Some(&(touched, who, digest)) = self.by_age.first() {
+        while let Some(&(touched, who, digest)) = self.by_age.get_min() {
             if touched.saturating_add(cfg.upload_ttl) > now {
                 break;
             }
-            self.by_age.pop_first();
+            self.by_age.remove(&(touched, who, digest));
             if let Some(up) = self.uploads.remove(&(who, digest)) {
                 self.used -= up.bytes;
                 sub(&mut self.held, who, up.bytes);
                 sub(&mut self.pending, who, up.bytes);
             }
         }
-        while let Some((&(until, id), _)) = self.reservations.first_key_value() {
+        while let Some(&((until, id), _)) = self.reservations.get_min() {
             if until > now {
                 break;
             }
@@ -222,7 +220,7 @@ impl Store {
         c: ICrucible::putChunkCall,
         out: &mut Vec<Output>,
     ) -> Applied {
-        let reject = |why: String| -> crate::state::Fail { Rejection::Chunk(why).into() };
+        let reject = |why: String| -> Fail { Rejection::Chunk(why).into() };
         if c.count == 0 || c.count > cfg.max_chunks {
             return Err(reject(format!(
                 "count {} must be in 1..={}",
@@ -341,7 +339,7 @@ impl Store {
         cid: Cid,
         out: &mut Vec<Output>,
     ) -> Applied {
-        let reject = |why: String| -> crate::state::Fail { Rejection::Release { cid, why }.into() };
+        let reject = |why: String| -> Fail { Rejection::Release { cid, why }.into() };
         let Some(blob) = self.blobs.get(&cid) else {
             return Err(reject("it is not stored".into()));
         };

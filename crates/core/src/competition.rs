@@ -21,7 +21,8 @@ use crate::{
     limits::Limits,
     metrics::{Accumulator, Score},
     model::Model,
-    state::{Applied, State, notice, parse_cid, payout},
+    outputs::{Applied, Fail, Map, notice, parse_cid, payout},
+    state::State,
 };
 use alloy_primitives::{Address, B256, U256};
 use crucible_types::{
@@ -142,22 +143,22 @@ pub(crate) struct Competition {
     /// The validation set's feature range, as `f32` bits: a test set's features must lie
     /// within it.
     pub(crate) feature_range: (u32, u32),
-    pub(crate) commitments: BTreeMap<B256, Commitment>,
+    pub(crate) commitments: Map<B256, Commitment>,
     /// Unrevealed commitments of each address.
-    pub(crate) open_commitments: BTreeMap<Address, u32>,
+    pub(crate) open_commitments: Map<Address, u32>,
     /// Live entries by priority.
-    pub(crate) submissions: BTreeMap<u64, Submission>,
+    pub(crate) submissions: Map<u64, Submission>,
     /// The live entry of each model.
-    pub(crate) scored_models: BTreeMap<Cid, u64>,
+    pub(crate) scored_models: Map<Cid, u64>,
     /// The live entry of each predictions digest ([`Score::predictions`]).
     #[serde(serialize_with = "hex_keys")]
-    pub(crate) predictions: BTreeMap<u128, u64>,
+    pub(crate) predictions: Map<u128, u64>,
     pub(crate) test_set: Option<TestSet>,
     pub(crate) finalizing: Option<Finalizing>,
     pub(crate) finalized: Option<Finalization>,
 }
 
-fn hex_keys<S: serde::Serializer>(m: &BTreeMap<u128, u64>, s: S) -> Result<S::Ok, S::Error> {
+fn hex_keys<S: serde::Serializer>(m: &Map<u128, u64>, s: S) -> Result<S::Ok, S::Error> {
     s.collect_map(m.iter().map(|(k, v)| (format!("{k:032x}"), v)))
 }
 
@@ -297,7 +298,7 @@ impl State {
         spec: abi::CompetitionSpec,
         out: &mut Vec<Output>,
     ) -> Applied {
-        let bad = |why: String| -> crate::state::Fail { Rejection::Spec(why).into() };
+        let bad = |why: String| -> Fail { Rejection::Spec(why).into() };
         if deposit.amount.is_zero() {
             return Err(bad("the reward deposit is zero".into()));
         }
@@ -413,11 +414,11 @@ impl State {
             test_set_bytes: spec.testSetBytes,
             classes: data.classes(),
             feature_range: (lo.to_bits(), hi.to_bits()),
-            commitments: BTreeMap::new(),
-            open_commitments: BTreeMap::new(),
-            submissions: BTreeMap::new(),
-            scored_models: BTreeMap::new(),
-            predictions: BTreeMap::new(),
+            commitments: Map::new(),
+            open_commitments: Map::new(),
+            submissions: Map::new(),
+            scored_models: Map::new(),
+            predictions: Map::new(),
             test_set: None,
             finalizing: None,
             finalized: None,
@@ -438,7 +439,8 @@ impl State {
         for cid in competition.blobs_used() {
             self.store.acquire(cid);
         }
-        self.competitions.insert(id, competition);
+        self.competitions
+            .insert(id, std::sync::Arc::new(competition));
         Ok(())
     }
 
@@ -731,7 +733,7 @@ impl State {
             }
             .into());
         }
-        let poisoned = |reason: String| -> crate::state::Fail {
+        let poisoned = |reason: String| -> Fail {
             Rejection::Dataset {
                 cid: test_cid,
                 reason,
@@ -763,7 +765,7 @@ impl State {
             let (limits, metric) = (comp.limits.clone(), comp.metric);
             match self.score(baseline, test_cid, &limits, metric) {
                 Ok(_) => {}
-                Err(crate::state::Fail::Reject(r)) => {
+                Err(Fail::Reject(r)) => {
                     return Err(poisoned(format!(
                         "the baseline cannot be scored on it: {r}"
                     )));
@@ -906,10 +908,10 @@ impl State {
             at_input: meta.input_index,
         });
         // Prune what only an open competition needs; the blobs it used may be released.
-        comp.commitments = BTreeMap::new();
-        comp.open_commitments = BTreeMap::new();
-        comp.scored_models = BTreeMap::new();
-        comp.predictions = BTreeMap::new();
+        comp.commitments = Map::new();
+        comp.open_commitments = Map::new();
+        comp.scored_models = Map::new();
+        comp.predictions = Map::new();
         let (used, until) = (comp.blobs_used(), comp.reveal_deadline);
         for cid in used {
             self.store.release_ref(cid);

@@ -30,6 +30,7 @@ fn route(state: &State, path: &str) -> Result<Value> {
         state
             .competitions
             .get(&id)
+            .map(|c| &**c)
             .ok_or_else(|| error(format!("unknown competition {id}")))
     };
     Ok(match parts.as_slice() {
@@ -42,7 +43,7 @@ fn route(state: &State, path: &str) -> Result<Value> {
             "max_stored_bytes": state.config.max_stored_bytes,
             "config": state.config,
         }),
-        ["competitions"] => Value::Array(state.competitions.values().map(summary).collect()),
+        ["competitions"] => Value::Array(state.competitions.values().map(|c| summary(c)).collect()),
         ["competition", id] => match comp(id) {
             Ok(c) => {
                 let mut v = serde_json::to_value(c)?;
@@ -78,7 +79,7 @@ fn route(state: &State, path: &str) -> Result<Value> {
         },
         ["balance", address] => match address.parse::<Address>() {
             Ok(a) => {
-                json!({ "account": a, "balances": state.balances.get(&a).cloned().unwrap_or_default() })
+                json!({ "account": a, "balances": state.ledger.of(&a) })
             }
             Err(e) => error(format!("{address:?} is not an address: {e}")),
         },

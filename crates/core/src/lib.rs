@@ -19,9 +19,11 @@ pub mod determinism;
 mod error;
 pub mod eval;
 mod inspect;
+mod ledger;
 pub mod limits;
 pub mod metrics;
 pub mod model;
+mod outputs;
 mod reject;
 mod state;
 

@@ -1,19 +1,20 @@
 //! The application state and the input dispatcher.
 
+pub(crate) use crate::outputs::{Applied, Fail, Map, notice, parse_cid};
 use crate::{
-    Error, Outcome, Output, Rejection, Result, blobs::Store, competition::Competition, eval,
-    limits::Limits,
+    Outcome, Output, Rejection, Result, blobs::Store, competition::Competition, eval,
+    ledger::Ledger, limits::Limits,
 };
-use alloy_primitives::{Address, B256, U256};
-use alloy_sol_types::{SolCall, SolInterface};
+use alloy_primitives::{Address, B256};
+use alloy_sol_types::SolInterface;
 use crucible_types::{
     AdvanceMeta, Cid, Deposit,
     abi::{self, ICrucible, ICrucibleCalls, ICrucibleOutputs},
-    rollup::{ERC20_PORTAL, ETHER, ETHER_PORTAL},
+    rollup::{ERC20_PORTAL, ETHER_PORTAL},
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::{collections::BTreeMap, sync::Arc};
+use std::sync::Arc;
 
 /// Settings fixed when the DApp is built; every validator must use the same ones.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -89,37 +90,19 @@ impl Default for Config {
     }
 }
 
-/// Internal result of applying an input: a rejection, or a broken invariant.
-#[derive(Debug)]
-pub(crate) enum Fail {
-    Reject(Rejection),
-    Bug(Error),
-}
-
-impl From<Rejection> for Fail {
-    fn from(r: Rejection) -> Self {
-        Self::Reject(r)
-    }
-}
-
-impl From<Error> for Fail {
-    fn from(e: Error) -> Self {
-        Self::Bug(e)
-    }
-}
-
-pub(crate) type Applied<T = ()> = std::result::Result<T, Fail>;
-
-/// The whole application state. Cloning is cheap (blob bytes are shared), which is how a
-/// rejected input leaves it untouched: inputs are applied to a copy that replaces the state
-/// only when accepted.
+/// The whole application state. Cloning is O(1) (persistent maps, shared blob bytes), which
+/// is how a rejected input leaves it untouched at no cost: inputs are applied to a copy that
+/// replaces the state only when accepted, and the copy shares everything the input does not
+/// change.
 #[derive(Debug, Clone, Serialize)]
 pub struct State {
     pub(crate) config: Config,
     pub(crate) store: Store,
-    pub(crate) competitions: BTreeMap<u64, Competition>,
+    /// Behind an `Arc`, so that copying a map node copies pointers and only the competition
+    /// an input changes is cloned.
+    pub(crate) competitions: Map<u64, Arc<Competition>>,
     pub(crate) next_competition: u64,
-    pub(crate) balances: BTreeMap<Address, BTreeMap<Address, U256>>,
+    pub(crate) ledger: Ledger,
 }
 
 impl Default for State {
@@ -129,7 +112,7 @@ impl Default for State {
 }
 
 /// Version tag of the state-hash encoding.
-pub const STATE_HASH_VERSION: &str = "crucible-state-v1";
+pub const STATE_HASH_VERSION: &str = "crucible-state-v2";
 
 impl State {
     /// An empty state.
@@ -138,9 +121,9 @@ impl State {
         Self {
             config,
             store: Store::default(),
-            competitions: BTreeMap::new(),
+            competitions: Map::new(),
             next_competition: 1,
-            balances: BTreeMap::new(),
+            ledger: Ledger::default(),
         }
     }
 
@@ -217,13 +200,14 @@ impl State {
             ICrucibleCalls::revealTestSet(c) => self.reveal_test_set(meta, c, out),
             ICrucibleCalls::finalize(c) => self.finalize(meta, c.competitionId, out),
             ICrucibleCalls::evaluate(c) => self.evaluate(c, out),
-            ICrucibleCalls::withdraw(c) => self.withdraw(sender, c.token, c.amount, out),
+            ICrucibleCalls::withdraw(c) => self.ledger.withdraw(sender, c.token, c.amount, out),
         }
     }
 
     pub(crate) fn competition_mut(&mut self, id: u64) -> Applied<&mut Competition> {
         self.competitions
             .get_mut(&id)
+            .map(Arc::make_mut)
             .ok_or_else(|| Rejection::UnknownCompetition(id).into())
     }
 
@@ -263,72 +247,12 @@ impl State {
                 )),
             }
         }
-        self.credit(deposit.sender, deposit.token, deposit.amount)?;
+        self.ledger
+            .credit(deposit.sender, deposit.token, deposit.amount)?;
         out.push(notice(ICrucibleOutputs::DepositedCall {
             account: deposit.sender,
             token: deposit.token,
             amount: deposit.amount,
-        }));
-        Ok(())
-    }
-
-    /// Adds to an internal balance; a balance cannot pass 2²⁵⁶ − 1, so such a deposit (only
-    /// a token with an absurd supply can make one) is refused rather than credited short.
-    fn credit(&mut self, account: Address, token: Address, amount: U256) -> Applied {
-        let balance = self
-            .balances
-            .get(&account)
-            .and_then(|b| b.get(&token))
-            .copied()
-            .unwrap_or_default();
-        let Some(sum) = balance.checked_add(amount) else {
-            return Err(Rejection::Overflow(format!(
-                "crediting {amount} of token {token} to {account} would overflow its balance {balance}"
-            ))
-            .into());
-        };
-        self.balances.entry(account).or_default().insert(token, sum);
-        Ok(())
-    }
-
-    fn withdraw(
-        &mut self,
-        account: Address,
-        token: Address,
-        amount: U256,
-        out: &mut Vec<Output>,
-    ) -> Applied {
-        let balance = self
-            .balances
-            .get(&account)
-            .and_then(|b| b.get(&token))
-            .copied()
-            .unwrap_or_default();
-        if amount.is_zero() {
-            return Err(Rejection::Refused("withdraw amount must be positive".into()).into());
-        }
-        if amount > balance {
-            return Err(Rejection::InsufficientBalance {
-                token,
-                amount,
-                balance,
-            }
-            .into());
-        }
-        let tokens = self.balances.entry(account).or_default();
-        if amount == balance {
-            tokens.remove(&token);
-        } else {
-            tokens.insert(token, balance - amount);
-        }
-        if tokens.is_empty() {
-            self.balances.remove(&account);
-        }
-        out.push(payout(token, account, amount));
-        out.push(notice(ICrucibleOutputs::WithdrawnCall {
-            account,
-            token,
-            amount,
         }));
         Ok(())
     }
@@ -400,47 +324,6 @@ impl State {
             }
         }
     }
-}
-
-/// Serialises a map whose keys are not strings or integers as a list of `[key, value]`
-/// pairs, in key order.
-pub(crate) fn entries<K: Serialize, V: Serialize, S: serde::Serializer>(
-    map: &BTreeMap<K, V>,
-    s: S,
-) -> std::result::Result<S::Ok, S::Error> {
-    s.collect_seq(map.iter())
-}
-
-/// The ABI-encoded notice of an `ICrucibleOutputs` call.
-pub(crate) fn notice(call: impl SolCall) -> Output {
-    Output::Notice(call.abi_encode())
-}
-
-/// A voucher paying `amount` of `token` (or Ether) to `to`.
-pub(crate) fn payout(token: Address, to: Address, amount: U256) -> Output {
-    if token == ETHER {
-        Output::Voucher {
-            destination: to,
-            value: amount,
-            payload: Vec::new(),
-        }
-    } else {
-        Output::Voucher {
-            destination: token,
-            value: U256::ZERO,
-            payload: abi::IERC20::transferCall { to, amount }.abi_encode(),
-        }
-    }
-}
-
-pub(crate) fn parse_cid(field: &'static str, bytes: &[u8]) -> Applied<Cid> {
-    Cid::from_bytes(bytes).map_err(|e| {
-        Rejection::BadCid {
-            field,
-            reason: e.to_string(),
-        }
-        .into()
-    })
 }
 
 fn decode_error(payload: &[u8], e: &alloy_sol_types::Error) -> String {

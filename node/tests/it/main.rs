@@ -7,3 +7,4 @@ mod devnet_support;
 mod e2e;
 mod host;
 mod riscv;
+mod soak;
