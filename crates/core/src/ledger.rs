@@ -21,15 +21,19 @@ impl Ledger {
         self.balances.get(account).cloned().unwrap_or_default()
     }
 
-    /// Adds to an internal balance; a balance cannot pass 2²⁵⁶ − 1, so such a deposit (only
-    /// a token with an absurd supply can make one) is refused rather than credited short.
-    pub(crate) fn credit(&mut self, account: Address, token: Address, amount: U256) -> Applied {
-        let balance = self
-            .balances
+    /// `account`'s balance of `token` (zero when it has none).
+    fn balance(&self, account: Address, token: Address) -> U256 {
+        self.balances
             .get(&account)
             .and_then(|b| b.get(&token))
             .copied()
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    /// Adds to an internal balance; a balance cannot pass 2²⁵⁶ − 1, so such a deposit (only
+    /// a token with an absurd supply can make one) is refused rather than credited short.
+    pub(crate) fn credit(&mut self, account: Address, token: Address, amount: U256) -> Applied {
+        let balance = self.balance(account, token);
         let Some(sum) = balance.checked_add(amount) else {
             return Err(Rejection::Overflow(format!(
                 "crediting {amount} of token {token} to {account} would overflow its balance {balance}"
@@ -47,12 +51,7 @@ impl Ledger {
         amount: U256,
         out: &mut Vec<Output>,
     ) -> Applied {
-        let balance = self
-            .balances
-            .get(&account)
-            .and_then(|b| b.get(&token))
-            .copied()
-            .unwrap_or_default();
+        let balance = self.balance(account, token);
         if amount.is_zero() {
             return Err(Rejection::Refused("withdraw amount must be positive".into()).into());
         }

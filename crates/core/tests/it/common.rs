@@ -249,3 +249,14 @@ pub(crate) fn created(outputs: &[Output]) -> u64 {
             )
         })
 }
+
+/// The `CompetitionFinalized` notice among `outputs`.
+pub(crate) fn finalized(outputs: &[Output]) -> abi::ICrucibleOutputs::CompetitionFinalizedCall {
+    notices(outputs)
+        .into_iter()
+        .find_map(|n| match n {
+            ICrucibleOutputsCalls::CompetitionFinalized(f) => Some(f),
+            _ => None,
+        })
+        .expect("a CompetitionFinalized notice")
+}

@@ -69,16 +69,6 @@ fn finalize_all(h: &mut Harness, id: u64) -> (Vec<Output>, usize) {
     panic!("finalize does not finish");
 }
 
-fn finalized(outputs: &[Output]) -> abi::ICrucibleOutputs::CompetitionFinalizedCall {
-    notices(outputs)
-        .into_iter()
-        .find_map(|n| match n {
-            ICrucibleOutputsCalls::CompetitionFinalized(f) => Some(f),
-            _ => None,
-        })
-        .expect("a CompetitionFinalized notice")
-}
-
 /// Commits and reveals `bytes` as `who`'s entry; returns the priority and the outputs.
 fn enter(
     h: &mut Harness,

@@ -24,16 +24,6 @@ fn erc20_transfer(to: Address, amount: U256) -> Output {
     }
 }
 
-fn finalized(outputs: &[Output]) -> abi::ICrucibleOutputs::CompetitionFinalizedCall {
-    notices(outputs)
-        .into_iter()
-        .find_map(|n| match n {
-            ICrucibleOutputsCalls::CompetitionFinalized(f) => Some(f),
-            _ => None,
-        })
-        .expect("a CompetitionFinalized notice")
-}
-
 struct Setup {
     h: Harness,
     val: Cid,
