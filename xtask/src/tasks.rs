@@ -254,9 +254,18 @@ fn ort_score(model: &str, data: &str, repeat: u32) -> anyhow::Result<Value> {
 }
 
 /// `crucible score` must give onnxruntime's exact correct-count on every baseline model.
-/// Uses the test build's binary (its dependencies, tract included, are optimised).
+/// Uses the test build's binary (its dependencies, tract included, are optimised); only that
+/// binary is built here, so nothing `cargo test` compiled is compiled a second time.
 fn agree_with_onnxruntime() -> anyhow::Result<()> {
-    run(cargo().args(["build", "--quiet", "--workspace", "--all-targets"]))?;
+    run(cargo().args([
+        "build",
+        "--quiet",
+        "--locked",
+        "-p",
+        "crucible-cli",
+        "--bin",
+        "crucible",
+    ]))?;
     for name in MODELS {
         let model = format!("models/{name}/model.onnx");
         let ours = crucible_score("debug", &model, FULL_SET, 1)?;
