@@ -12,6 +12,7 @@ use alloy::{
     sol_types::{SolCall, SolInterface},
 };
 use anyhow::{Context, bail};
+use crucible_node::Confirm;
 use crucible_node::devnet::{IERC20, IERC20Portal, IEtherPortal, IInputBox};
 use crucible_types::{
     Cid,
@@ -37,7 +38,7 @@ impl Session {
             .send()
             .await
             .context("addInput")?
-            .get_receipt()
+            .confirmed()
             .await?;
         if !receipt.status() {
             bail!(
@@ -61,14 +62,14 @@ impl Session {
             .send()
             .await
             .context("approve")?
-            .get_receipt()
+            .confirmed()
             .await?;
         let receipt = IERC20Portal::new(self.erc20_portal, &self.provider)
             .depositERC20Tokens(token, self.app, amount, exec.into())
             .send()
             .await
             .context("depositERC20Tokens (is the balance enough?)")?
-            .get_receipt()
+            .confirmed()
             .await?;
         input_index(&receipt)
     }
@@ -81,7 +82,7 @@ impl Session {
             .send()
             .await
             .context("depositEther")?
-            .get_receipt()
+            .confirmed()
             .await?;
         input_index(&receipt)
     }

@@ -166,10 +166,7 @@ impl Global {
             .parse()
             .map_err(|e| invalid(format!("bad --rpc: {e}")))?;
         let provider = match &signer {
-            Some(s) => ProviderBuilder::new()
-                .wallet(s.clone())
-                .connect_http(url)
-                .erased(),
+            Some(s) => crucible_node::signing_provider(url, s.clone()),
             None => ProviderBuilder::new().connect_http(url).erased(),
         };
         let on_devnet = devnet

@@ -9,11 +9,9 @@
 //! `cargo bench -p crucible-node --bench node` (needs `npm ci`; builds the release DApp).
 
 use alloy::{
-    primitives::B256,
-    providers::{Provider, ProviderBuilder},
-    signers::local::PrivateKeySigner,
-    sol_types::SolCall,
+    primitives::B256, providers::Provider, signers::local::PrivateKeySigner, sol_types::SolCall,
 };
+use crucible_node::Confirm;
 use crucible_node::{
     devnet::{self, IInputBox},
     machine::{DappCommand, HostMachine, MachineConfig},
@@ -64,9 +62,7 @@ async fn main() {
     let anvil = devnet::Anvil::spawn(&anvil_bin).unwrap();
     anvil.wait_ready(Duration::from_secs(10)).await.unwrap();
     let key: PrivateKeySigner = devnet::ANVIL_KEYS[0].parse().unwrap();
-    let provider = ProviderBuilder::new()
-        .wallet(key.clone())
-        .connect_http(anvil.url().parse().unwrap());
+    let provider = crucible_node::signing_provider(anvil.url().parse().unwrap(), key.clone());
     let d = devnet::deploy(
         &provider,
         key.address(),
@@ -107,7 +103,7 @@ async fn main() {
             .send()
             .await
             .unwrap()
-            .get_receipt()
+            .confirmed()
             .await
             .unwrap();
         let mined = Instant::now();
@@ -132,7 +128,7 @@ async fn main() {
             .send()
             .await
             .unwrap()
-            .get_receipt()
+            .confirmed()
             .await
             .unwrap();
     }

@@ -2,7 +2,7 @@
 //! addresses from the published npm artifacts (`@cartesi/rollups@2.2.0`, no hand-copied
 //! hex), plus an Authority, the Application and a reward token from `contracts/`.
 
-use crate::{Error, Result};
+use crate::{Confirm, Error, Result};
 use alloy::{
     network::TransactionBuilder,
     primitives::{Address, B256, Bytes, U256, keccak256},
@@ -169,7 +169,7 @@ async fn send(
     provider: &impl Provider,
     tx: TransactionRequest,
 ) -> Result<alloy::rpc::types::TransactionReceipt> {
-    let receipt = provider.send_transaction(tx).await?.get_receipt().await?;
+    let receipt = provider.send_transaction(tx).await?.confirmed().await?;
     if !receipt.status() {
         return Err(Error::Reverted(format!(
             "transaction {} reverted",

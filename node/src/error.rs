@@ -13,6 +13,15 @@ pub enum Error {
     /// A transaction could not be confirmed.
     #[error("chain: {0}")]
     PendingTx(#[from] alloy::providers::PendingTransactionError),
+    /// A sent transaction had no receipt after the wait (the endpoint dropped it, or the
+    /// chain is congested); sending again is up to the caller.
+    #[error("transaction {tx} not mined after {waited:?}")]
+    Unconfirmed {
+        /// The transaction's hash.
+        tx: alloy::primitives::B256,
+        /// How long it was waited for.
+        waited: std::time::Duration,
+    },
     /// A contract call failed.
     #[error("contract: {0}")]
     Contract(#[from] alloy::contract::Error),

@@ -17,8 +17,10 @@ pub mod rollup_api;
 pub mod runner;
 pub mod service;
 pub mod store;
+pub mod tx;
 
 pub use error::{Error, Result};
+pub use tx::{Confirm, signing_provider};
 
 // Dependencies of the `crucible-node` binary only.
 use anyhow as _;

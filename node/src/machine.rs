@@ -77,12 +77,14 @@ impl HostMachine {
             let _ = stopped.await;
         }));
 
-        let mut child = tokio::process::Command::new(&dapp.program)
+        let mut command = tokio::process::Command::new(&dapp.program);
+        command
             .args(&dapp.args)
             .env("ROLLUP_HTTP_SERVER_URL", &url)
             .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()?;
+            .kill_on_drop(true);
+        die_with_parent(&mut command);
+        let mut child = command.spawn()?;
         let pid = child.id();
         let (exited_tx, exited) = watch::channel(None);
         let (kill, killed) = oneshot::channel::<()>();
@@ -153,6 +155,33 @@ impl HostMachine {
         self.exited.borrow().is_some()
     }
 }
+
+/// Makes the DApp die with the node, however the node ends. `kill_on_drop` covers a clean
+/// exit; after a SIGKILL nothing runs in the node, and an orphaned DApp would keep scoring
+/// for minutes beside the restarted node's own DApp. On Linux the kernel sends SIGKILL to
+/// the child when the thread that spawned it exits (a runtime worker, which lives as long as
+/// the node).
+#[cfg(target_os = "linux")]
+fn die_with_parent(command: &mut tokio::process::Command) {
+    let parent = std::process::id();
+    // SAFETY: between fork and exec the closure only makes async-signal-safe system calls
+    // (prctl, getppid, _exit) and allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The node died before prctl took effect: the signal will never come.
+            if libc::getppid() as u32 != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_command: &mut tokio::process::Command) {}
 
 /// Resolves with the reason once the DApp has exited.
 async fn death(mut exited: watch::Receiver<Option<String>>) -> String {

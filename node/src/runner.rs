@@ -4,7 +4,7 @@
 //! discarded, its reports kept), submit claims to the Authority, and prove outputs.
 
 use crate::{
-    Error, Result,
+    Confirm, Error, Result,
     devnet::IInputBox,
     machine::HostMachine,
     merkle::OutputsTree,
@@ -52,6 +52,10 @@ sol! {
 /// Most blocks asked for in one `eth_getLogs`.
 pub const LOG_RANGE: u64 = 1_000;
 
+/// A range that ends within this many blocks of the head has its logs checked against the
+/// InputBox's input count at its last block (full nodes keep 128 blocks of state).
+pub const RECHECKED_BLOCKS: u64 = 64;
+
 /// What happened to one input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputRecord {
@@ -89,6 +93,9 @@ pub struct Runner<P> {
     pending: std::collections::VecDeque<(u64, Bytes)>,
     /// The last block of the range whose logs are in `pending`.
     fetched_to: Option<u64>,
+    /// The logs of the last range read were incomplete: once `pending` is processed, the
+    /// cursor stays and the range is read again at the next poll.
+    incomplete: bool,
 }
 
 impl<P: Provider> Runner<P> {
@@ -123,6 +130,7 @@ impl<P: Provider> Runner<P> {
             store,
             pending: std::collections::VecDeque::new(),
             fetched_to: None,
+            incomplete: false,
         };
         for input in stored {
             let result = runner.execute(&input.blob).await?;
@@ -161,6 +169,9 @@ impl<P: Provider> Runner<P> {
                 done += 1;
                 continue;
             }
+            if std::mem::take(&mut self.incomplete) {
+                return Ok(true);
+            }
             if let Some(end) = self.fetched_to.take() {
                 self.next_block = end + 1;
                 self.store.set_next_block(self.next_block)?;
@@ -178,7 +189,13 @@ impl<P: Provider> Runner<P> {
                 .topic1(self.app.into_word())
                 .from_block(self.next_block)
                 .to_block(end);
-            for log in self.provider.get_logs(&filter).await? {
+            let logs = self.provider.get_logs(&filter).await?;
+            tracing::debug!(
+                "blocks {}..={end}: {} InputAdded logs",
+                self.next_block,
+                logs.len()
+            );
+            for log in logs {
                 let block = log
                     .block_number
                     .ok_or_else(|| Error::Reverted("log without a block number".into()))?;
@@ -194,7 +211,20 @@ impl<P: Provider> Runner<P> {
                 }
                 self.pending.push_back((block, event.input));
             }
-            self.fetched_to = Some(end);
+            let known = (self.inputs.len() + self.pending.len()) as u64;
+            let added = inputs_added_by(&self.provider, self.input_box, self.app, end).await?;
+            if known < added {
+                // An endpoint can answer for a block at its head before it serves that
+                // block's logs. Moving the cursor past them would lose those inputs for
+                // good: keep it, and read the range again at the next poll.
+                tracing::warn!(
+                    "L1 served {known} inputs up to block {end}, the InputBox holds {added}: \
+                     reading the range again"
+                );
+                self.incomplete = true;
+            } else {
+                self.fetched_to = Some(end);
+            }
         }
     }
 
@@ -331,7 +361,10 @@ impl<P: Provider> Runner<P> {
             .send()
             .await
         {
-            Ok(pending) => Some(pending.get_receipt().await?.transaction_hash),
+            Ok(pending) => {
+                tracing::debug!("submitClaim for block {block} sent: {}", pending.tx_hash());
+                Some(pending.confirmed().await?.transaction_hash)
+            }
             Err(e) => match claim_on_chain(&self.provider, consensus, self.app, block).await? {
                 Some((found, tx)) if found == root => tx,
                 Some((found, _)) => {
@@ -385,6 +418,27 @@ impl<P: Provider> Runner<P> {
             },
         ))
     }
+}
+
+/// How many inputs the InputBox held for `app` at the end of `block`. Ranges behind the
+/// head are not asked (their logs are settled, and a node without archive state could not
+/// answer): they count as complete.
+async fn inputs_added_by(
+    provider: &impl Provider,
+    input_box: Address,
+    app: Address,
+    block: u64,
+) -> Result<u64> {
+    let head = provider.get_block_number().await?;
+    if head.saturating_sub(block) > RECHECKED_BLOCKS {
+        return Ok(0);
+    }
+    let count = IInputBox::new(input_box, provider)
+        .getNumberOfInputs(app)
+        .call()
+        .block(block.into())
+        .await?;
+    Ok(u64::try_from(count).unwrap_or(u64::MAX))
 }
 
 /// The root claimed on chain for this application at `block`, if any.

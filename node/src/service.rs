@@ -96,10 +96,7 @@ pub async fn start(config: NodeConfig) -> Result<Node> {
         .parse()
         .map_err(|e| Error::Anvil(format!("bad RPC URL {}: {e}", config.rpc)))?;
     let provider: DynProvider = match &config.claimer {
-        Some(key) => ProviderBuilder::new()
-            .wallet(key.clone())
-            .connect_http(url)
-            .erased(),
+        Some(key) => crate::signing_provider(url, key.clone()),
         None => ProviderBuilder::new().connect_http(url).erased(),
     };
     let chain_id = provider.get_chain_id().await?;
@@ -196,7 +193,10 @@ struct MainLoop {
 
 /// Errors that a later poll may not see again (the L1 endpoint hiccuped).
 const fn transient(e: &Error) -> bool {
-    matches!(e, Error::Rpc(_) | Error::PendingTx(_) | Error::Contract(_))
+    matches!(
+        e,
+        Error::Rpc(_) | Error::PendingTx(_) | Error::Contract(_) | Error::Unconfirmed { .. }
+    )
 }
 
 /// Inputs processed between two looks at the inspect queue.
@@ -242,6 +242,7 @@ impl MainLoop {
     async fn step(&mut self, inspects: &mut mpsc::Receiver<InspectJob>) -> Result<()> {
         let latest = self.provider.get_block_number().await?;
         let safe = latest.saturating_sub(self.confirmations);
+        tracing::debug!("step: head {latest}, reading to {safe}");
         while !self.runner.sync_step(safe, INPUTS_PER_SLICE).await? {
             while let Ok(job) = inspects.try_recv() {
                 self.inspect(job).await?;
@@ -265,7 +266,13 @@ impl MainLoop {
             if end >= self.runner.next_block() {
                 break;
             }
-            self.runner.claim(self.consensus, end).await?;
+            tracing::debug!("claiming the epoch that ends at block {end}");
+            let claim = self.runner.claim(self.consensus, end).await?;
+            tracing::info!(
+                "claimed block {end}: root {}, {} outputs",
+                claim.root,
+                claim.outputs
+            );
         }
         Ok(())
     }

@@ -13,6 +13,7 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use anyhow::Context;
+use crucible_node::Confirm;
 use crucible_node::devnet::{self, ANVIL_KEYS, IERC20};
 use serde_json::json;
 use std::{
@@ -264,9 +265,7 @@ pub(crate) async fn up(home: &Path, args: &UpArgs, say: bool) -> anyhow::Result<
     }
 
     let operator: PrivateKeySigner = ANVIL_KEYS[OPERATOR].parse()?;
-    let provider = ProviderBuilder::new()
-        .wallet(operator.clone())
-        .connect_http(rpc.parse()?);
+    let provider = crucible_node::signing_provider(rpc.parse()?, operator.clone());
     let unit = U256::from(10u64).pow(U256::from(18u64));
     let per_account = U256::from(args.faucet) * unit;
     let deployment = devnet::deploy(
@@ -285,7 +284,7 @@ pub(crate) async fn up(home: &Path, args: &UpArgs, say: bool) -> anyhow::Result<
             .transfer(to, per_account)
             .send()
             .await?
-            .get_receipt()
+            .confirmed()
             .await?;
     }
 

@@ -9,6 +9,7 @@ use crate::{
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy_sol_types::SolCall;
 use anyhow::{Context, bail};
+use crucible_node::Confirm;
 use crucible_node::{
     devnet::IERC20,
     runner::{IApplication, OutputValidityProof},
@@ -171,7 +172,7 @@ pub(crate) async fn execute_one(s: &Session, index: u64, wait: Duration) -> anyh
         .send()
         .await
         .context("executeOutput")?
-        .get_receipt()
+        .confirmed()
         .await?;
     if !receipt.status() {
         bail!(

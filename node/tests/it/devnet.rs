@@ -9,6 +9,7 @@ use alloy::{
     signers::local::PrivateKeySigner,
     sol_types::{SolCall, SolEvent},
 };
+use crucible_node::Confirm;
 use crucible_node::devnet::{self, IERC20, IERC20Portal, IInputBox};
 use crucible_types::{Deposit, abi::Inputs};
 
@@ -75,7 +76,7 @@ async fn devnet_deploys_canonical_addresses_and_inputs_round_trip() {
         .send()
         .await
         .unwrap()
-        .get_receipt()
+        .confirmed()
         .await
         .unwrap();
     IERC20Portal::new(d.erc20_portal, &provider)
@@ -83,7 +84,7 @@ async fn devnet_deploys_canonical_addresses_and_inputs_round_trip() {
         .send()
         .await
         .unwrap()
-        .get_receipt()
+        .confirmed()
         .await
         .unwrap();
     assert_eq!(

@@ -1,11 +1,9 @@
 //! Helpers shared by the tests that start anvil.
 
 use alloy::{
-    primitives::Address,
-    providers::{Provider, ProviderBuilder},
-    signers::local::PrivateKeySigner,
-    sol_types::SolCall,
+    primitives::Address, providers::Provider, signers::local::PrivateKeySigner, sol_types::SolCall,
 };
+use crucible_node::Confirm;
 use crucible_node::devnet::{Anvil, IInputBox};
 use crucible_types::{Cid, abi};
 use std::{path::PathBuf, process::Command, time::Duration};
@@ -103,9 +101,7 @@ pub(crate) async fn connect(
         .wait_ready(Duration::from_secs(10))
         .await
         .expect("anvil answers");
-    ProviderBuilder::new()
-        .wallet(key.clone())
-        .connect_http(anvil.url().parse().unwrap())
+    crucible_node::signing_provider(anvil.url().parse().unwrap(), key.clone())
 }
 
 /// Sends one `addInput` to `app` and waits for its receipt.
@@ -120,7 +116,7 @@ pub(crate) async fn add_input(
         .send()
         .await
         .unwrap()
-        .get_receipt()
+        .confirmed()
         .await
         .unwrap();
 }

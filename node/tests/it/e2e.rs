@@ -11,6 +11,7 @@ use alloy::{
     signers::local::PrivateKeySigner,
     sol_types::SolCall,
 };
+use crucible_node::Confirm;
 use crucible_node::{
     devnet::{self, IERC20, IERC20Portal},
     machine::{HostMachine, MachineConfig},
@@ -109,7 +110,7 @@ async fn submission_to_payout_executed_on_l1() {
         .send()
         .await
         .unwrap()
-        .get_receipt()
+        .confirmed()
         .await
         .unwrap();
     let exec = ICrucible::createCompetitionCall { spec }.abi_encode();
@@ -118,7 +119,7 @@ async fn submission_to_payout_executed_on_l1() {
         .send()
         .await
         .unwrap()
-        .get_receipt()
+        .confirmed()
         .await
         .unwrap();
 
@@ -220,7 +221,7 @@ async fn submission_to_payout_executed_on_l1() {
         .send()
         .await
         .unwrap()
-        .get_receipt()
+        .confirmed()
         .await
         .unwrap();
     let after = IERC20::new(d.token, &al)

@@ -5,7 +5,7 @@
 
 use alloy::{
     primitives::{Address, U256},
-    providers::{Provider, ProviderBuilder},
+    providers::Provider,
     signers::local::PrivateKeySigner,
 };
 use anyhow::{Context, bail};
@@ -205,9 +205,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
 
 async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
     let key = signer(args.key.as_deref().unwrap_or(devnet::ANVIL_KEYS[0]))?;
-    let provider = ProviderBuilder::new()
-        .wallet(key.clone())
-        .connect_http(args.rpc.parse().context("bad RPC URL")?);
+    let provider =
+        crucible_node::signing_provider(args.rpc.parse().context("bad RPC URL")?, key.clone());
     provider
         .get_chain_id()
         .await
