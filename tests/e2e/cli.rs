@@ -6,6 +6,7 @@ use alloy::{
     sol_types::SolCall,
 };
 use crucible_e2e::{bins, repo, skipped, token_artifact, tool};
+use crucible_node::Confirm;
 use crucible_node::devnet::{ANVIL_KEYS, IInputBox};
 use crucible_types::{Cid, abi};
 use std::{path::Path, process::Command, time::Duration};
@@ -30,9 +31,8 @@ async fn input_count(devnet: &serde_json::Value) -> u64 {
 /// returns the input count after it.
 async fn first_chunk_then_count(devnet: &serde_json::Value, blob: &[u8]) -> u64 {
     let key: PrivateKeySigner = ANVIL_KEYS[5].parse().unwrap();
-    let provider = ProviderBuilder::new()
-        .wallet(key)
-        .connect_http(devnet["rpc"].as_str().unwrap().parse().unwrap());
+    let provider =
+        crucible_node::signing_provider(devnet["rpc"].as_str().unwrap().parse().unwrap(), key);
     let cid = Cid::of(blob);
     let call = abi::put_chunk_calls(blob).swap_remove(0);
     IInputBox::new(addr(devnet, "input_box"), &provider)
@@ -40,7 +40,7 @@ async fn first_chunk_then_count(devnet: &serde_json::Value, blob: &[u8]) -> u64 
         .send()
         .await
         .unwrap()
-        .get_receipt()
+        .confirmed()
         .await
         .unwrap();
     let count = input_count(devnet).await;

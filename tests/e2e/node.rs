@@ -2,10 +2,11 @@
 //! deployed by `crucible-node deploy`, inputs go through the InputBox and the ERC20Portal,
 //! `crucible-node run` feeds them to its `crucible-dapp` child, claims epochs on the
 //! Authority and serves proofs over JSON-RPC, and the winners execute their vouchers on L1.
-//! The node is killed with SIGKILL twice — while it scores, and between its claim and the
-//! vouchers' execution — and restarted each time; at the end a node that was never
-//! interrupted, on a fresh database, computes the same roots, outputs and state, and
-//! confirms the claims on chain.
+//! The node is killed with SIGKILL three times — while it works through an upload, while it
+//! scores, and between its claim and the vouchers' execution — and restarted each time; at
+//! the end a node that was never interrupted, on a fresh database, computes the same roots,
+//! outputs and state, and confirms the claims on chain. Another test kills it at varied
+//! points of uploads, round after round.
 
 use alloy::{
     primitives::{Address, B256, Bytes, U256},
@@ -16,6 +17,7 @@ use alloy::{
 use crucible_e2e::{
     NodeArgs, NodeProcess, bins, connect, hex_bytes, hex_u64, run_json, start_anvil, token_artifact,
 };
+use crucible_node::Confirm;
 use crucible_node::{
     devnet::{ANVIL_KEYS, IERC20, IERC20Portal, IInputBox},
     runner::{IApplication, OutputValidityProof},
@@ -39,7 +41,7 @@ impl<P: Provider> Chain<P> {
             .send()
             .await
             .expect("addInput sent")
-            .get_receipt()
+            .confirmed()
             .await
             .expect("addInput mined");
     }
@@ -199,7 +201,7 @@ async fn competition_through_node_binary_with_kill_and_restart() {
         .send()
         .await
         .unwrap()
-        .get_receipt()
+        .confirmed()
         .await
         .unwrap();
     let node = NodeProcess::start(&node_args);
@@ -245,7 +247,7 @@ async fn competition_through_node_binary_with_kill_and_restart() {
         .send()
         .await
         .unwrap()
-        .get_receipt()
+        .confirmed()
         .await
         .unwrap();
     IERC20Portal::new(portal, &sp)
@@ -260,7 +262,7 @@ async fn competition_through_node_binary_with_kill_and_restart() {
         .send()
         .await
         .unwrap()
-        .get_receipt()
+        .confirmed()
         .await
         .unwrap();
 
@@ -281,6 +283,9 @@ async fn competition_through_node_binary_with_kill_and_restart() {
     )
     .await;
     a.upload(&mlp).await;
+    // SIGKILL while the node works through the upload's chunks.
+    node.kill9();
+    let node = NodeProcess::start(&node_args);
     a.add(vec![0xba, 0xd0]).await;
     a.add(
         ICrucible::submitCall {
@@ -502,7 +507,7 @@ async fn competition_through_node_binary_with_kill_and_restart() {
             .send()
             .await
             .expect("executeOutput accepted")
-            .get_receipt()
+            .confirmed()
             .await
             .unwrap();
         let after = IERC20::new(token, &them)
@@ -538,7 +543,7 @@ async fn competition_through_node_binary_with_kill_and_restart() {
 
     // An uninterrupted run: a node on a fresh database reads every input from L1 and
     // computes the same roots, outputs (proofs included) and state as the node that was
-    // killed twice; it finds the claims already on chain and accepts them as its own
+    // killed three times; it finds the claims already on chain and accepts them as its own
     // (a claim with another root would stop it with an error).
     drop(node);
     let fresh = NodeArgs {
@@ -618,5 +623,96 @@ async fn inputs_wait_for_their_confirmations() {
         c.mine(1).await;
     }
     node.wait_processed(&app, 1).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Rounds of [`kills_during_uploads_lose_nothing`]: `CRUCIBLE_KILL_ROUNDS`, 6 by default.
+fn kill_rounds() -> u64 {
+    std::env::var("CRUCIBLE_KILL_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6)
+}
+
+/// The node is SIGKILLed at a different point of an upload in every round — before it reads
+/// the chunks, part-way through them, after the last one (with a claim possibly in flight)
+/// — and restarted; each time it must read the inputs added after the restart, and at the
+/// end a node that was never interrupted must compute the same inputs and roots.
+#[tokio::test(flavor = "multi_thread")]
+async fn kills_during_uploads_lose_nothing() {
+    let Some(anvil) = start_anvil() else { return };
+    if token_artifact().is_none() {
+        return;
+    }
+    let key: PrivateKeySigner = ANVIL_KEYS[1].parse().unwrap();
+    // Connecting waits until anvil answers.
+    let provider = connect(&anvil, &key).await;
+    let d = run_json(
+        &bins().node,
+        &[
+            "deploy",
+            "--rpc",
+            anvil.url(),
+            "--key",
+            ANVIL_KEYS[3],
+            "--epoch-length",
+            "4",
+        ],
+    );
+    let c = Chain {
+        input_box: address(&d["input_box"]),
+        app: address(&d["application"]),
+        provider,
+    };
+    let app = c.app.to_string();
+    let dir = std::env::temp_dir().join(format!("crucible-e2e-kills-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let args = NodeArgs {
+        rpc: anvil.url().to_string(),
+        app: app.clone(),
+        key: ANVIL_KEYS[3].to_string(),
+        db: dir.join("node.sqlite"),
+        confirmations: 0,
+    };
+    let _ = std::fs::remove_file(&args.db);
+    let mut node = NodeProcess::start(&args);
+    for round in 0..kill_rounds() {
+        // Four chunks of a blob no other round uploads.
+        let blob: Vec<u8> = (0..3 * abi::CHUNK_BYTES + 1_000)
+            .map(|i| (i as u64 * 31 + round) as u8)
+            .collect();
+        let before = c.inputs().await;
+        c.upload(&blob).await;
+        let after = c.inputs().await;
+        match round % 3 {
+            // Straight away: most chunks not yet read.
+            0 => {}
+            // Part-way: once it has processed two of the four.
+            1 => node.wait_processed(&app, before + 2).await,
+            // After the last chunk, while it may be claiming the epoch.
+            _ => node.wait_processed(&app, after).await,
+        }
+        node.kill9();
+        node = NodeProcess::start(&args);
+        c.add(vec![0xba, 0xd0]).await;
+        c.add(vec![0xba, 0xd1]).await;
+        node.wait_processed(&app, after + 2).await;
+    }
+    let total = c.inputs().await;
+    let killed = roots(&node.list_all("cartesi_listInputs", &app).await);
+    assert_eq!(killed.len() as u64, total);
+    drop(node);
+
+    let fresh = NodeArgs {
+        db: dir.join("fresh.sqlite"),
+        ..args
+    };
+    let _ = std::fs::remove_file(&fresh.db);
+    let clean = NodeProcess::start(&fresh);
+    clean.wait_processed(&app, total).await;
+    assert_eq!(
+        roots(&clean.list_all("cartesi_listInputs", &app).await),
+        killed
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -2,10 +2,7 @@
 //! as a child process (started, killed with SIGKILL or stopped with SIGTERM, restarted)
 //! with a client for its query API.
 
-use alloy::{
-    providers::{Provider, ProviderBuilder},
-    signers::local::PrivateKeySigner,
-};
+use alloy::{providers::Provider, signers::local::PrivateKeySigner};
 use crucible_node::devnet::Anvil;
 use serde_json::{Value, json};
 use std::{
@@ -102,9 +99,7 @@ pub async fn connect(anvil: &Anvil, key: &PrivateKeySigner) -> impl Provider + C
         .wait_ready(Duration::from_secs(10))
         .await
         .expect("anvil answers");
-    ProviderBuilder::new()
-        .wallet(key.clone())
-        .connect_http(anvil.url().parse().expect("anvil URL"))
+    crucible_node::signing_provider(anvil.url().parse().expect("anvil URL"), key.clone())
 }
 
 /// Runs `program args` and parses its stdout as one JSON document; panics with its
@@ -128,6 +123,30 @@ pub fn run_json(program: &Path, args: &[&str]) -> Value {
             String::from_utf8_lossy(&out.stdout)
         )
     })
+}
+
+/// The `ppid` and state fields of `/proc/<pid>/stat` (the command name may hold spaces).
+fn proc_stat(pid: u32) -> Option<(char, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut rest = stat.get(stat.rfind(')')? + 2..)?.split(' ');
+    let state = rest.next()?.chars().next()?;
+    Some((state, rest.next()?.parse().ok()?))
+}
+
+/// Processes whose parent is `pid`.
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&p| proc_stat(p).is_some_and(|(_, parent)| parent == pid))
+        .collect()
+}
+
+/// Whether `pid` is still running (a zombie waiting to be reaped counts as gone).
+fn alive(pid: u32) -> bool {
+    proc_stat(pid).is_some_and(|(state, _)| state != 'Z' && state != 'X')
 }
 
 /// What `crucible-node run` needs.
@@ -173,10 +192,16 @@ impl NodeProcess {
             .expect("crucible-node starts");
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel();
+        // The first line is the ready line; the rest is drained for as long as the node
+        // lives, so neither the node nor its DApp (which shares the pipe) ever writes into a
+        // closed pipe.
         std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
+            let mut lines = BufReader::new(stdout).lines();
+            let first = lines.next().and_then(Result::ok).unwrap_or_default();
+            let _ = tx.send(first);
+            for line in lines.map_while(Result::ok) {
+                eprintln!("crucible-node stdout: {line}");
+            }
         });
         let line = rx
             .recv_timeout(Duration::from_secs(120))
@@ -198,10 +223,26 @@ impl NodeProcess {
         self.child.id()
     }
 
-    /// `kill -9`: no chance to clean up.
+    /// `kill -9`: no chance to clean up. The node's DApp child must die with it (an orphan
+    /// would keep scoring beside the restarted node's DApp): this waits up to 10 s for it.
     pub fn kill9(mut self) {
+        let children = children_of(self.child.id());
+        assert!(
+            !children.is_empty(),
+            "crucible-node runs its DApp as a child"
+        );
         self.child.kill().expect("SIGKILL");
         let _ = self.child.wait();
+        let started = Instant::now();
+        for pid in children {
+            while alive(pid) {
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "the DApp (pid {pid}) outlived its SIGKILLed node"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
     }
 
     /// SIGTERM, then waits for a clean exit.
