@@ -586,34 +586,55 @@ async fn competition_through_node_binary_with_kill_and_restart() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn inputs_wait_for_their_confirmations() {
-    let Some(anvil) = start_anvil() else { return };
-    if token_artifact().is_none() {
-        return;
-    }
+/// A fresh application on `anvil` (epochs of 4 blocks), dev account 1's view of it, and the
+/// arguments of a node for it (claiming with account 3, reading inputs `confirmations`
+/// blocks deep) on a new database in a directory named after `tag`.
+async fn app_with_node(
+    anvil: &crucible_node::devnet::Anvil,
+    tag: &str,
+    confirmations: u64,
+) -> (Chain<impl Provider + use<>>, NodeArgs, std::path::PathBuf) {
     let key: PrivateKeySigner = ANVIL_KEYS[1].parse().unwrap();
-    let provider = connect(&anvil, &key).await;
+    // Connecting waits until anvil answers.
+    let provider = connect(anvil, &key).await;
     let d = run_json(
         &bins().node,
-        &["deploy", "--rpc", anvil.url(), "--key", ANVIL_KEYS[3]],
+        &[
+            "deploy",
+            "--rpc",
+            anvil.url(),
+            "--key",
+            ANVIL_KEYS[3],
+            "--epoch-length",
+            "4",
+        ],
     );
     let c = Chain {
         input_box: address(&d["input_box"]),
         app: address(&d["application"]),
         provider,
     };
-    let app = c.app.to_string();
-    let dir = std::env::temp_dir().join(format!("crucible-e2e-conf-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("crucible-e2e-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let args = NodeArgs {
         rpc: anvil.url().to_string(),
-        app: app.clone(),
+        app: c.app.to_string(),
         key: ANVIL_KEYS[3].to_string(),
         db: dir.join("node.sqlite"),
-        confirmations: 2,
+        confirmations,
     };
     let _ = std::fs::remove_file(&args.db);
+    (c, args, dir)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inputs_wait_for_their_confirmations() {
+    let Some(anvil) = start_anvil() else { return };
+    if token_artifact().is_none() {
+        return;
+    }
+    let (c, args, dir) = app_with_node(&anvil, "conf", 2).await;
+    let app = c.app.to_string();
     let node = NodeProcess::start(&args);
     c.upload(b"confirmed later").await;
     // With a 50 ms poll, an input read too early would show within these waits.
@@ -644,37 +665,8 @@ async fn kills_during_uploads_lose_nothing() {
     if token_artifact().is_none() {
         return;
     }
-    let key: PrivateKeySigner = ANVIL_KEYS[1].parse().unwrap();
-    // Connecting waits until anvil answers.
-    let provider = connect(&anvil, &key).await;
-    let d = run_json(
-        &bins().node,
-        &[
-            "deploy",
-            "--rpc",
-            anvil.url(),
-            "--key",
-            ANVIL_KEYS[3],
-            "--epoch-length",
-            "4",
-        ],
-    );
-    let c = Chain {
-        input_box: address(&d["input_box"]),
-        app: address(&d["application"]),
-        provider,
-    };
+    let (c, args, dir) = app_with_node(&anvil, "kills", 0).await;
     let app = c.app.to_string();
-    let dir = std::env::temp_dir().join(format!("crucible-e2e-kills-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let args = NodeArgs {
-        rpc: anvil.url().to_string(),
-        app: app.clone(),
-        key: ANVIL_KEYS[3].to_string(),
-        db: dir.join("node.sqlite"),
-        confirmations: 0,
-    };
-    let _ = std::fs::remove_file(&args.db);
     let mut node = NodeProcess::start(&args);
     for round in 0..kill_rounds() {
         // Four chunks of a blob no other round uploads.
