@@ -52,10 +52,6 @@ sol! {
 /// Most blocks asked for in one `eth_getLogs`.
 pub const LOG_RANGE: u64 = 1_000;
 
-/// A range that ends within this many blocks of the head has its logs checked against the
-/// InputBox's input count at its last block (full nodes keep 128 blocks of state).
-pub const RECHECKED_BLOCKS: u64 = 64;
-
 /// What happened to one input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputRecord {
@@ -212,7 +208,14 @@ impl<P: Provider> Runner<P> {
                 self.pending.push_back((block, event.input));
             }
             let known = (self.inputs.len() + self.pending.len()) as u64;
-            let added = inputs_added_by(&self.provider, self.input_box, self.app, end).await?;
+            // Only the range that reaches `to_block` (the caller's view of the head) is
+            // checked: earlier ranges are settled, and a node without archive state could
+            // not answer for them.
+            let added = if end == to_block {
+                inputs_added_by(&self.provider, self.input_box, self.app, end).await?
+            } else {
+                0
+            };
             if known < added {
                 // An endpoint can answer for a block at its head before it serves that
                 // block's logs. Moving the cursor past them would lose those inputs for
@@ -420,19 +423,13 @@ impl<P: Provider> Runner<P> {
     }
 }
 
-/// How many inputs the InputBox held for `app` at the end of `block`. Ranges behind the
-/// head are not asked (their logs are settled, and a node without archive state could not
-/// answer): they count as complete.
+/// How many inputs the InputBox held for `app` at the end of `block`.
 async fn inputs_added_by(
     provider: &impl Provider,
     input_box: Address,
     app: Address,
     block: u64,
 ) -> Result<u64> {
-    let head = provider.get_block_number().await?;
-    if head.saturating_sub(block) > RECHECKED_BLOCKS {
-        return Ok(0);
-    }
     let count = IInputBox::new(input_box, provider)
         .getNumberOfInputs(app)
         .call()
