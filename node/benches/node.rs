@@ -66,6 +66,7 @@ async fn main() {
     let d = devnet::deploy(
         &provider,
         key.address(),
+        &devnet::ConsensusSpec::Authority(key.address()),
         1,
         &repo().join("node_modules/@cartesi/rollups/out"),
         &token,

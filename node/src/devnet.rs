@@ -1,6 +1,7 @@
 //! A local devnet: Cartesi Rollups v2.2.0 deployed on anvil at their canonical CREATE2
 //! addresses from the published npm artifacts (`@cartesi/rollups@2.2.0`, no hand-copied
-//! hex), plus an Authority, the Application and a reward token from `contracts/`.
+//! hex), plus the consensus (an Authority, or a Quorum of validators made by the canonical
+//! QuorumFactory), the Application and a reward token from `contracts/`.
 
 use crate::{Confirm, Error, Result};
 use alloy::{
@@ -57,6 +58,21 @@ sol! {
     /// Cartesi Rollups v2 EtherPortal.
     interface IEtherPortal {
         function depositEther(address appContract, bytes calldata execLayerData) external payable;
+    }
+
+    #[sol(rpc)]
+    /// Cartesi Rollups v2.2.0 QuorumFactory.
+    interface IQuorumFactory {
+        function newQuorum(address[] calldata validators, uint256 epochLength, bytes32 salt) external returns (address);
+        function calculateQuorumAddress(address[] calldata validators, uint256 epochLength, bytes32 salt) external view returns (address);
+    }
+
+    #[sol(rpc)]
+    /// Cartesi Rollups v2.2.0 Quorum: what a validator reads of it.
+    interface IQuorum {
+        function numOfValidators() external view returns (uint256);
+        function validatorById(uint256 id) external view returns (address);
+        function numOfValidatorsInFavorOf(address appContract, uint256 lastProcessedBlockNumber, bytes32 outputsMerkleRoot) external view returns (uint256);
     }
 
     #[sol(rpc)]
@@ -139,8 +155,8 @@ pub struct Deployment {
     pub ether_portal: Address,
     /// ERC20Portal (canonical).
     pub erc20_portal: Address,
-    /// The Authority that accepts claims for the application.
-    pub authority: Address,
+    /// The consensus that accepts claims for the application (Authority or Quorum).
+    pub consensus: Address,
     /// The Crucible application contract.
     pub application: Address,
     /// The reward ERC-20.
@@ -213,12 +229,23 @@ pub async fn deploy_create(provider: &impl Provider, initcode: Vec<u8>) -> Resul
         .ok_or_else(|| Error::Reverted("deployment returned no contract address".into()))
 }
 
+/// Who accepts an application's claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsensusSpec {
+    /// An Authority owned by this address: its claims are accepted at once.
+    Authority(Address),
+    /// A Quorum of these validators: a root is accepted once a majority claims it.
+    Quorum(Vec<Address>),
+}
+
 /// Deploys the whole devnet. `rollups` is `node_modules/@cartesi/rollups/out`, `token` the
-/// forge artifact of `contracts/src/RewardToken.sol`. The sender of `provider` owns the
-/// Authority and the Application and receives the token supply.
+/// forge artifact of `contracts/src/RewardToken.sol`. `owner` owns the Application and
+/// receives the token supply; a Quorum comes from the canonical QuorumFactory (deployed
+/// first if the chain lacks it), with a zero salt.
 pub async fn deploy(
     provider: &impl Provider,
     owner: Address,
+    consensus: &ConsensusSpec,
     epoch_length: u64,
     rollups: &Path,
     token: &Path,
@@ -232,15 +259,22 @@ pub async fn deploy(
     let ether_portal = deploy_create2(provider, &with_input_box("EtherPortal")?).await?;
     let erc20_portal = deploy_create2(provider, &with_input_box("ERC20Portal")?).await?;
 
-    let authority = deploy_create(
-        provider,
-        [
-            code("Authority")?.to_vec(),
-            (owner, U256::from(epoch_length)).abi_encode_params(),
-        ]
-        .concat(),
-    )
-    .await?;
+    let consensus = match consensus {
+        ConsensusSpec::Authority(authority_owner) => {
+            deploy_create(
+                provider,
+                [
+                    code("Authority")?.to_vec(),
+                    (*authority_owner, U256::from(epoch_length)).abi_encode_params(),
+                ]
+                .concat(),
+            )
+            .await?
+        }
+        ConsensusSpec::Quorum(validators) => {
+            deploy_quorum(provider, &code("QuorumFactory")?, validators, epoch_length).await?
+        }
+    };
     // DataAvailability.InputBox(inputBox): selector 0xb12c9ede ‖ pad32(inputBox).
     let data_availability: Vec<u8> = [
         &[0xb1, 0x2c, 0x9e, 0xde][..],
@@ -249,7 +283,7 @@ pub async fn deploy(
     .concat();
     let template_hash = keccak256(b"crucible host-mode template");
     let app_args = (
-        authority,
+        consensus,
         owner,
         template_hash,
         Bytes::from(data_availability),
@@ -272,8 +306,43 @@ pub async fn deploy(
         input_box,
         ether_portal,
         erc20_portal,
-        authority,
+        consensus,
         application,
         token,
     })
+}
+
+/// The Quorum of `validators` (in this order) with `epoch_length`, made by the canonical
+/// QuorumFactory with a zero salt; deploys the factory first if the chain lacks it.
+pub async fn deploy_quorum(
+    provider: &impl Provider,
+    factory_code: &[u8],
+    validators: &[Address],
+    epoch_length: u64,
+) -> Result<Address> {
+    if validators.is_empty() {
+        return Err(Error::Reverted(
+            "a Quorum needs at least one validator".into(),
+        ));
+    }
+    let factory = IQuorumFactory::new(deploy_create2(provider, factory_code).await?, provider);
+    let length = U256::from(epoch_length);
+    let address = factory
+        .calculateQuorumAddress(validators.to_vec(), length, B256::ZERO)
+        .call()
+        .await?;
+    if provider.get_code_at(address).await?.is_empty() {
+        let receipt = factory
+            .newQuorum(validators.to_vec(), length, B256::ZERO)
+            .send()
+            .await?
+            .confirmed()
+            .await?;
+        if !receipt.status() || provider.get_code_at(address).await?.is_empty() {
+            return Err(Error::Reverted(format!(
+                "QuorumFactory.newQuorum left no code at {address}"
+            )));
+        }
+    }
+    Ok(address)
 }

@@ -59,7 +59,7 @@ pub enum Error {
     },
     /// The consensus reverted `submitClaim`, for another reason than an existing claim.
     #[error(
-        "the consensus refused the claim for block {block} (revert data {revert}): is the node's key the Authority's owner?"
+        "the consensus refused the claim for block {block} (revert data {revert}): is the node's key the Authority's owner or one of the Quorum's validators?"
     )]
     ClaimRefused {
         /// The epoch's last block.

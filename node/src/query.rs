@@ -7,8 +7,12 @@
 //! - `POST /rpc`: JSON-RPC 2.0 (single or batch) with `cartesi_getNodeVersion`,
 //!   `cartesi_getChainId`, `cartesi_getProcessedInputCount`, `cartesi_listInputs`,
 //!   `cartesi_getInput`, `cartesi_listOutputs`, `cartesi_getOutput` (with
-//!   `output_hashes_siblings` once an epoch claim covers the output), `cartesi_listReports`,
-//!   `cartesi_getReport`, `cartesi_listEpochs`, `cartesi_getEpoch`. Parameters are objects
+//!   `output_hashes_siblings` once an epoch whose root the consensus holds valid covers the
+//!   output), `cartesi_listReports`, `cartesi_getReport`, `cartesi_listEpochs`,
+//!   `cartesi_getEpoch` (status `OPEN`, `CLAIM_COMPUTED`, `CLAIM_SUBMITTED`,
+//!   `CLAIM_ACCEPTED` or `CLAIM_REJECTED`), `cartesi_getLastAcceptedEpochIndex`, and
+//!   Crucible's `crucible_listClaims` ([`EpochClaims`]: who claimed which root for every
+//!   epoch, against this node's root). Parameters are objects
 //!   (`application`, `input_index`, `output_index`, `report_index`, `epoch_index`, `limit`,
 //!   `offset`); indices are `0x` hex strings; answers are `{"data": ..}` and, for lists,
 //!   `{"data": [..], "pagination": {"total_count", "limit", "offset"}}`. Errors: -32700,
@@ -22,7 +26,7 @@ use crate::{
     Error, Result,
     rollup_api::{RequestResult, Status},
     runner::{chunk_data, decode_advance},
-    store::{ChunkRef, InputRow, OutputRow, ReportRow, Store},
+    store::{AcceptedClaim, ChainClaim, ChunkRef, InputRow, OutputRow, ReportRow, Store},
 };
 use alloy::{
     primitives::{Address, B256, hex, keccak256},
@@ -57,6 +61,30 @@ pub const DEFAULT_LIMIT: u64 = 50;
 pub const MAX_LIMIT: u64 = 10_000;
 /// The application's name in `application` parameters (its address works too).
 pub const APP_NAME: &str = "crucible";
+
+/// One epoch in `crucible_listClaims`: this node's root and every claim on chain.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EpochClaims {
+    /// The epoch's index (its last block divided by the epoch length).
+    pub epoch_index: u64,
+    /// Its last block (`lastProcessedBlockNumber` of its claims).
+    pub last_block: u64,
+    /// This node's outputs root at its end; `None` until the node has read it whole.
+    pub root: Option<B256>,
+    /// Every claim the consensus logged for it.
+    pub claims: Vec<ChainClaim>,
+    /// The root the consensus accepted, if it did.
+    pub accepted: Option<AcceptedClaim>,
+}
+
+impl EpochClaims {
+    /// The claims whose root differs from this node's (none until the epoch is read).
+    pub fn divergent(&self) -> impl Iterator<Item = &ChainClaim> {
+        self.claims
+            .iter()
+            .filter(|c| self.root.is_some_and(|r| r != c.root))
+    }
+}
 
 /// An inspect query for the node's main loop, which owns the DApp.
 #[derive(Debug)]
@@ -468,7 +496,7 @@ fn dispatch(ctx: &Ctx, store: &Store, method: &str, params: &Value) -> Result<Va
         "cartesi_getChainId" => return Ok(json!({ "data": hex_u64(config.chain_id) })),
         _ => {}
     }
-    if !method.starts_with("cartesi_") {
+    if !method.starts_with("cartesi_") && !method.starts_with("crucible_") {
         return Err(RpcError(
             METHOD_NOT_FOUND,
             format!("method {method} not found"),
@@ -539,6 +567,15 @@ fn dispatch(ctx: &Ctx, store: &Store, method: &str, params: &Value) -> Result<Va
                 .collect();
             Ok(list(data, total, limit, offset))
         }
+        "cartesi_getLastAcceptedEpochIndex" => epochs(store, config.epoch_length)?
+            .into_iter()
+            .rev()
+            .find(|e| e["status"] == "CLAIM_ACCEPTED")
+            .map(|e| json!({ "data": e["index"] }))
+            .ok_or_else(|| not_found("Epoch")),
+        "crucible_listClaims" => Ok(json!({
+            "data": epoch_claims(store, config.epoch_length)?,
+        })),
         "cartesi_getEpoch" => {
             let index = required(params, "epoch_index")?;
             let wanted = hex_u64(index);
@@ -648,28 +685,94 @@ fn report_json(
     }))
 }
 
-/// Every epoch that holds inputs, oldest first, with its claim if one was made.
+/// Every epoch that holds inputs, oldest first, with this node's root once the epoch is
+/// read, its claim if it made one, and a status that follows the claim's life on chain:
+/// `OPEN` (not read to its end), `CLAIM_COMPUTED` (read; this node has not claimed),
+/// `CLAIM_SUBMITTED`, `CLAIM_ACCEPTED` (the consensus holds this node's root valid) or
+/// `CLAIM_REJECTED` (the consensus accepted another root).
 fn epochs(store: &Store, epoch_length: u64) -> Result<Vec<Value>, RpcError> {
     let length = epoch_length.max(1);
     let claims = store.claims()?;
-    Ok(store
+    let proven = store.proven()?;
+    let accepted = store.accepted()?;
+    let next_block = store.next_block()?;
+    store
         .epoch_input_counts(length)?
         .into_iter()
         .map(|(epoch, count)| {
             let last_block = (epoch + 1) * length - 1;
             let claim = claims.iter().find(|c| c.block == last_block);
-            json!({
+            let read = last_block < next_block;
+            let root = if read {
+                Some(store.root_at(last_block)?.0)
+            } else {
+                None
+            };
+            let chain = accepted.iter().find(|a| a.block == last_block);
+            let status = if proven.iter().any(|p| p.block == last_block)
+                || chain.is_some_and(|a| Some(a.root) == root)
+            {
+                "CLAIM_ACCEPTED"
+            } else if chain.is_some() {
+                "CLAIM_REJECTED"
+            } else if claim.is_some() {
+                "CLAIM_SUBMITTED"
+            } else if read {
+                "CLAIM_COMPUTED"
+            } else {
+                "OPEN"
+            };
+            Ok(json!({
                 "index": hex_u64(epoch),
                 "first_block": hex_u64(epoch * length),
                 "last_block": hex_u64(last_block),
                 "input_count": count,
+                "outputs_merkle_root": root,
                 "claim_hash": claim.map(|c| c.root),
                 "claim_transaction_hash": claim.and_then(|c| c.tx),
-                // The Authority accepts a claim when it is submitted.
-                "status": if claim.is_some() { "CLAIM_ACCEPTED" } else { "OPEN" },
+                "status": status,
+            }))
+        })
+        .collect()
+}
+
+/// Every epoch that holds inputs or claims, oldest first: this node's root once it is read,
+/// every claim the consensus logged for it and the root it accepted.
+fn epoch_claims(store: &Store, epoch_length: u64) -> Result<Vec<EpochClaims>, RpcError> {
+    let length = epoch_length.max(1);
+    let chain = store.chain_claims()?;
+    let accepted = store.accepted()?;
+    let next_block = store.next_block()?;
+    let mut epochs: Vec<u64> = store
+        .epoch_input_counts(length)?
+        .into_iter()
+        .map(|(e, _)| e)
+        .chain(chain.iter().map(|c| c.block / length))
+        .chain(accepted.iter().map(|a| a.block / length))
+        .collect();
+    epochs.sort_unstable();
+    epochs.dedup();
+    epochs
+        .into_iter()
+        .map(|epoch| {
+            let last_block = (epoch + 1) * length - 1;
+            Ok(EpochClaims {
+                epoch_index: epoch,
+                last_block,
+                root: if last_block < next_block {
+                    Some(store.root_at(last_block)?.0)
+                } else {
+                    None
+                },
+                claims: chain
+                    .iter()
+                    .filter(|c| c.block == last_block)
+                    .copied()
+                    .collect(),
+                accepted: accepted.iter().find(|a| a.block == last_block).copied(),
             })
         })
-        .collect())
+        .collect()
 }
 
 #[cfg(test)]
@@ -830,13 +933,23 @@ mod tests {
         );
         let epochs = epochs["result"]["data"].as_array().unwrap().clone();
         assert_eq!(epochs.len(), 2, "blocks 10..=14 span epochs 2 and 3");
+        // The cursor is at block 14: epoch 2 is read whole (its root computed, nobody has
+        // claimed it), epoch 3 is not.
         assert_eq!(
             (
                 epochs[0]["input_count"].clone(),
-                epochs[0]["status"].clone()
+                epochs[0]["status"].clone(),
+                epochs[1]["status"].clone(),
+                epochs[1]["outputs_merkle_root"].clone(),
             ),
-            (json!(2), json!("OPEN"))
+            (
+                json!(2),
+                json!("CLAIM_COMPUTED"),
+                json!("OPEN"),
+                Value::Null
+            )
         );
+        assert!(epochs[0]["outputs_merkle_root"].is_string());
         // A batch answers each call in order.
         let batch = call_json(
             &ctx,

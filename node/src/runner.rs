@@ -1,7 +1,9 @@
 //! The node's main loop, in host mode: read `InputAdded` logs of the application from the
 //! InputBox (bounded block ranges, up to a confirmed block), feed each input to the DApp
 //! through the host machine, keep the outputs tree (a rejected input's outputs are
-//! discarded, its reports kept), submit claims to the Authority, and prove outputs.
+//! discarded, its reports kept), submit claims to the consensus (Authority or Quorum),
+//! watch every claim the consensus logs against this node's own roots, and prove outputs
+//! against the roots the consensus holds valid.
 
 use crate::{
     Confirm, Error, Result,
@@ -9,7 +11,7 @@ use crate::{
     machine::HostMachine,
     merkle::OutputsTree,
     rollup_api::{RequestResult, RollupRequest, Status},
-    store::{ChunkRef, ClaimRecord, Store, StoredInput},
+    store::{AcceptedClaim, ChainClaim, ChunkRef, ClaimRecord, ProvenEpoch, Store, StoredInput},
 };
 use alloy::{
     primitives::{Address, B256, Bytes, U256},
@@ -25,11 +27,13 @@ use crucible_types::{
 
 sol! {
     #[sol(rpc)]
-    /// Cartesi Rollups v2 consensus (Authority).
+    /// Cartesi Rollups v2 consensus (Authority or Quorum).
     interface IConsensus {
         function submitClaim(address appContract, uint256 lastProcessedBlockNumber, bytes32 outputsMerkleRoot) external;
         function getEpochLength() external view returns (uint256);
+        function isOutputsMerkleRootValid(address appContract, bytes32 outputsMerkleRoot) external view returns (bool);
         event ClaimSubmitted(address indexed submitter, address indexed appContract, uint256 lastProcessedBlockNumber, bytes32 outputsMerkleRoot);
+        event ClaimAccepted(address indexed appContract, uint256 lastProcessedBlockNumber, bytes32 outputsMerkleRoot);
     }
 
     /// Cartesi Rollups v2 output validity proof.
@@ -51,6 +55,9 @@ sol! {
 
 /// Most blocks asked for in one `eth_getLogs`.
 pub const LOG_RANGE: u64 = 1_000;
+
+/// Blocks of the consensus' logs read again at every poll.
+pub const CONSENSUS_REREAD: u64 = 64;
 
 /// What happened to one input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +90,15 @@ pub struct Runner<P> {
     outputs: Vec<Vec<u8>>,
     inputs: Vec<InputRecord>,
     claims: Vec<Claim>,
+    /// Epochs whose root (this node's) the consensus holds valid, oldest first.
+    proven: Vec<ProvenEpoch>,
+    /// Claims the consensus logged that are not yet compared with this node's root (their
+    /// epoch is not read yet).
+    unchecked: Vec<ChainClaim>,
+    /// Roots the consensus accepted that are not yet compared with this node's.
+    unchecked_accepted: Vec<AcceptedClaim>,
+    /// The first block of the consensus' logs not yet read.
+    consensus_next: u64,
     next_block: u64,
     store: Store,
     /// Inputs read from L1 and not yet processed, with their blocks.
@@ -113,6 +129,11 @@ impl<P: Provider> Runner<P> {
             store.next_block()?
         };
         let claims = store.claims()?;
+        let proven = store.proven()?;
+        // Everything the consensus logged is compared again with the replayed roots.
+        let unchecked = store.chain_claims()?;
+        let unchecked_accepted = store.accepted()?;
+        let consensus_next = store.consensus_next_block()?.max(from_block);
         let mut runner = Self {
             provider,
             app,
@@ -122,6 +143,10 @@ impl<P: Provider> Runner<P> {
             outputs: Vec::new(),
             inputs: Vec::new(),
             claims,
+            proven,
+            unchecked,
+            unchecked_accepted,
+            consensus_next,
             next_block,
             store,
             pending: std::collections::VecDeque::new(),
@@ -333,6 +358,11 @@ impl<P: Provider> Runner<P> {
         &self.claims
     }
 
+    /// Epochs proven so far (their root is valid on chain), oldest first.
+    pub fn proven(&self) -> &[ProvenEpoch] {
+        &self.proven
+    }
+
     /// Outputs in the tree after every input up to and including `block`.
     fn outputs_at(&self, block: u64) -> u64 {
         self.inputs
@@ -342,22 +372,33 @@ impl<P: Provider> Runner<P> {
             .map_or(0, |i| i.first_output + i.outputs)
     }
 
-    /// Claims through `consensus` the outputs root as of the end of `block` (an epoch's last
-    /// block, already read), records the claim and the proofs of the outputs it is the first
-    /// to cover. The sender of this runner's provider must own the consensus. If the chain
-    /// already holds this node's claim for `block` (a crash after sending it), that claim is
-    /// recorded instead; a claim there with another root is an error.
-    pub async fn claim(&mut self, consensus: Address, block: u64) -> Result<Claim> {
+    /// The outputs root at the end of `block` and the outputs in the tree then.
+    pub fn root_at(&self, block: u64) -> (B256, u64) {
+        let outputs = self.outputs_at(block);
+        let mut tree = self.tree.clone();
+        tree.truncate(outputs);
+        (tree.root(), outputs)
+    }
+
+    /// Claims through `consensus`, signed by `claimer` (this runner provider's sender: the
+    /// Authority's owner or one of the Quorum's validators), the outputs root as of the end
+    /// of `block` (an epoch's last block, already read), and records the claim. If the
+    /// chain already holds `claimer`'s claim for `block` (a crash after sending it), that
+    /// claim is recorded instead; a claim of `claimer`'s there with another root is an
+    /// error. Once the consensus holds the root valid, the outputs it covers are proven.
+    pub async fn claim(
+        &mut self,
+        consensus: Address,
+        block: u64,
+        claimer: Address,
+    ) -> Result<Claim> {
         if block >= self.next_block {
             return Err(Error::Reverted(format!(
                 "cannot claim block {block}: read only up to {}",
                 self.next_block.saturating_sub(1)
             )));
         }
-        let outputs = self.outputs_at(block);
-        let mut tree = self.tree.clone();
-        tree.truncate(outputs);
-        let root = tree.root();
+        let (root, outputs) = self.root_at(block);
         let consensus_contract = IConsensus::new(consensus, &self.provider);
         let tx = match consensus_contract
             .submitClaim(self.app, U256::from(block), root)
@@ -368,27 +409,29 @@ impl<P: Provider> Runner<P> {
                 tracing::debug!("submitClaim for block {block} sent: {}", pending.tx_hash());
                 Some(pending.confirmed().await?.transaction_hash)
             }
-            Err(e) => match claim_on_chain(&self.provider, consensus, self.app, block).await? {
-                Some((found, tx)) if found == root => tx,
-                Some((found, _)) => {
-                    return Err(Error::ClaimConflict {
-                        block,
-                        ours: root,
-                        theirs: found,
-                    });
-                }
-                // The Authority refused the claim (not its owner, not an epoch's last
-                // block…): retrying cannot help.
-                None => match e.as_revert_data() {
-                    Some(data) => {
-                        return Err(Error::ClaimRefused {
+            Err(e) => {
+                match claim_on_chain(&self.provider, consensus, self.app, block, claimer).await? {
+                    Some((found, tx)) if found == root => tx,
+                    Some((found, _)) => {
+                        return Err(Error::ClaimConflict {
                             block,
-                            revert: data.to_string(),
+                            ours: root,
+                            theirs: found,
                         });
                     }
-                    None => return Err(e.into()),
-                },
-            },
+                    // The consensus refused the claim (not its owner or validator, not an
+                    // epoch's last block…): retrying cannot help.
+                    None => match e.as_revert_data() {
+                        Some(data) => {
+                            return Err(Error::ClaimRefused {
+                                block,
+                                revert: data.to_string(),
+                            });
+                        }
+                        None => return Err(e.into()),
+                    },
+                }
+            }
         };
         let claim = Claim {
             block,
@@ -396,21 +439,132 @@ impl<P: Provider> Runner<P> {
             outputs,
             tx,
         };
-        let from = self.claims.last().map_or(0, |c| c.outputs);
-        let proofs: Vec<(u64, Vec<B256>)> = (from..outputs)
-            .filter_map(|i| Some((i, tree.proof(i)?)))
-            .collect();
-        self.store.record_claim(&claim, &proofs)?;
+        self.store.record_claim(&claim)?;
         self.claims.push(claim);
+        // An Authority accepts at once, and so does a Quorum on its majority's vote.
+        self.prove(consensus, block).await?;
         Ok(claim)
     }
 
-    /// The `executeOutput` arguments for output `index`, proven against the latest claim
-    /// that covers it.
-    pub fn proof(&self, index: u64) -> Option<(Bytes, OutputValidityProof)> {
-        let claim = self.claims.iter().rev().find(|c| c.outputs > index)?;
+    /// Proves the outputs up to the end of epoch `block` if the consensus holds this node's
+    /// root for it valid; true if it does (or did already).
+    async fn prove(&mut self, consensus: Address, block: u64) -> Result<bool> {
+        if self.proven.iter().any(|p| p.block >= block) {
+            return Ok(true);
+        }
+        let (root, outputs) = self.root_at(block);
+        let valid = IConsensus::new(consensus, &self.provider)
+            .isOutputsMerkleRootValid(self.app, root)
+            .call()
+            .await?;
+        if !valid {
+            return Ok(false);
+        }
         let mut tree = self.tree.clone();
-        tree.truncate(claim.outputs);
+        tree.truncate(outputs);
+        let from = self.proven.last().map_or(0, |p| p.outputs);
+        let proofs: Vec<(u64, Vec<B256>)> = (from..outputs)
+            .filter_map(|i| Some((i, tree.proof(i)?)))
+            .collect();
+        let epoch = ProvenEpoch {
+            block,
+            root,
+            outputs,
+        };
+        self.store.record_proven(&epoch, &proofs)?;
+        self.proven.push(epoch);
+        tracing::info!("block {block}: root {root} is valid on chain, {outputs} outputs provable");
+        Ok(true)
+    }
+
+    /// Reads what `consensus` logged for this application up to `to_block` (claims by any
+    /// validator, accepted roots), compares every claim and accepted root whose epoch is
+    /// read with this node's root (a difference is logged as an error: someone claims
+    /// another history than this node computed), and proves the outputs of every epoch
+    /// whose root the consensus accepted or this node claimed, once the consensus holds it
+    /// valid. The last [`CONSENSUS_REREAD`] blocks already read are read again (what is
+    /// known is kept once): an endpoint under load may answer for its head before it serves
+    /// the logs of the last blocks. Only reporting depends on these logs; proofs depend on
+    /// the consensus' own `isOutputsMerkleRootValid`.
+    pub async fn watch_consensus(&mut self, consensus: Address, to_block: u64) -> Result<()> {
+        let mut from = self.consensus_next.saturating_sub(CONSENSUS_REREAD);
+        while from <= to_block {
+            let end = to_block.min(from + LOG_RANGE - 1);
+            let (claims, accepted) =
+                consensus_logs(&self.provider, consensus, self.app, from, end).await?;
+            let known_claims = self.store.chain_claims()?;
+            let known_accepted = self.store.accepted()?;
+            self.store.record_consensus(&claims, &accepted, end + 1)?;
+            self.unchecked
+                .extend(claims.into_iter().filter(|c| !known_claims.contains(c)));
+            self.unchecked_accepted.extend(
+                accepted
+                    .into_iter()
+                    .filter(|a| known_accepted.iter().all(|k| k.block != a.block)),
+            );
+            self.consensus_next = end + 1;
+            from = end + 1;
+        }
+        let read = self.next_block;
+        let (ready, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.unchecked)
+            .into_iter()
+            .partition(|c| c.block < read);
+        self.unchecked = later;
+        for c in ready {
+            let (ours, _) = self.root_at(c.block);
+            if c.root == ours {
+                tracing::info!(
+                    "block {}: {} claimed root {}, as this node computed",
+                    c.block,
+                    c.submitter,
+                    c.root
+                );
+            } else {
+                tracing::error!(
+                    "DIVERGENT CLAIM: {} claimed root {} for block {}, this node computed {ours}",
+                    c.submitter,
+                    c.root,
+                    c.block
+                );
+            }
+        }
+        let (ready, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.unchecked_accepted)
+            .into_iter()
+            .partition(|a| a.block < read);
+        self.unchecked_accepted = later;
+        for a in ready {
+            let (ours, _) = self.root_at(a.block);
+            if a.root == ours {
+                self.prove(consensus, a.block).await?;
+            } else {
+                tracing::error!(
+                    "DIVERGENT ACCEPTED ROOT: the consensus accepted root {} for block {}, this node computed {ours}: this node serves no proofs against it",
+                    a.root,
+                    a.block
+                );
+            }
+        }
+        // This node's claims that were not accepted yet (a Quorum still voting).
+        let pending: Vec<u64> = self
+            .claims
+            .iter()
+            .map(|c| c.block)
+            .filter(|b| self.proven.last().is_none_or(|p| p.block < *b))
+            .collect();
+        for block in pending {
+            if !self.prove(consensus, block).await? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The `executeOutput` arguments for output `index`, proven against the latest epoch
+    /// root that covers it and that the consensus holds valid.
+    pub fn proof(&self, index: u64) -> Option<(Bytes, OutputValidityProof)> {
+        let epoch = self.proven.iter().rev().find(|c| c.outputs > index)?;
+        let mut tree = self.tree.clone();
+        tree.truncate(epoch.outputs);
         let siblings = tree.proof(index)?;
         let output = Bytes::from(self.outputs.get(index as usize)?.clone());
         Some((
@@ -421,6 +575,58 @@ impl<P: Provider> Runner<P> {
             },
         ))
     }
+}
+
+/// The claims and accepted roots `consensus` logged for `app` in blocks `from..=to`.
+pub async fn consensus_logs(
+    provider: &impl Provider,
+    consensus: Address,
+    app: Address,
+    from: u64,
+    to: u64,
+) -> Result<(Vec<ChainClaim>, Vec<AcceptedClaim>)> {
+    let submitted = Filter::new()
+        .address(consensus)
+        .event_signature(IConsensus::ClaimSubmitted::SIGNATURE_HASH)
+        .topic2(app.into_word())
+        .from_block(from)
+        .to_block(to);
+    let mut claims = Vec::new();
+    for log in provider.get_logs(&submitted).await? {
+        let tx = log.transaction_hash;
+        let event = log
+            .log_decode::<IConsensus::ClaimSubmitted>()
+            .map_err(|e| Error::Reverted(format!("ClaimSubmitted: {e}")))?
+            .inner
+            .data;
+        claims.push(ChainClaim {
+            block: u64::try_from(event.lastProcessedBlockNumber).unwrap_or(u64::MAX),
+            submitter: event.submitter,
+            root: event.outputsMerkleRoot,
+            tx,
+        });
+    }
+    let accepted_filter = Filter::new()
+        .address(consensus)
+        .event_signature(IConsensus::ClaimAccepted::SIGNATURE_HASH)
+        .topic1(app.into_word())
+        .from_block(from)
+        .to_block(to);
+    let mut accepted = Vec::new();
+    for log in provider.get_logs(&accepted_filter).await? {
+        let tx = log.transaction_hash;
+        let event = log
+            .log_decode::<IConsensus::ClaimAccepted>()
+            .map_err(|e| Error::Reverted(format!("ClaimAccepted: {e}")))?
+            .inner
+            .data;
+        accepted.push(AcceptedClaim {
+            block: u64::try_from(event.lastProcessedBlockNumber).unwrap_or(u64::MAX),
+            root: event.outputsMerkleRoot,
+            tx,
+        });
+    }
+    Ok((claims, accepted))
 }
 
 /// How many inputs the InputBox held for `app` at the end of `block`.
@@ -438,12 +644,13 @@ async fn inputs_added_by(
     Ok(u64::try_from(count).unwrap_or(u64::MAX))
 }
 
-/// The root claimed on chain for this application at `block`, if any.
+/// The root `submitter` claimed on chain for this application at `block`, if any.
 async fn claim_on_chain(
     provider: &impl Provider,
     consensus: Address,
     app: Address,
     block: u64,
+    submitter: Address,
 ) -> Result<Option<(B256, Option<B256>)>> {
     // A claim for `block` can only be in a later block.
     let latest = provider.get_block_number().await?;
@@ -453,6 +660,7 @@ async fn claim_on_chain(
     let filter = Filter::new()
         .address(consensus)
         .event_signature(IConsensus::ClaimSubmitted::SIGNATURE_HASH)
+        .topic1(submitter.into_word())
         .topic2(app.into_word())
         .from_block(block + 1)
         .to_block(latest);

@@ -35,8 +35,9 @@ pub struct NodeConfig {
     pub app: Address,
     /// The InputBox.
     pub input_box: Address,
-    /// The key that owns the application's Authority; without it the node only follows
-    /// (no claims, hence no proofs).
+    /// The key that claims: the Authority's owner, or one of the Quorum's validators.
+    /// Without it the node only checks: it re-executes, compares every claim on chain with
+    /// its own roots, and proves outputs against the roots the consensus accepted.
     pub claimer: Option<PrivateKeySigner>,
     /// The SQLite database.
     pub db: PathBuf,
@@ -164,7 +165,7 @@ pub async fn start(config: NodeConfig) -> Result<Node> {
         provider,
         consensus,
         epoch_length,
-        claims: config.claimer.is_some(),
+        claimer: config.claimer.as_ref().map(PrivateKeySigner::address),
         confirmations: config.confirmations,
         poll: config.poll,
     };
@@ -186,7 +187,7 @@ struct MainLoop {
     provider: DynProvider,
     consensus: Address,
     epoch_length: u64,
-    claims: bool,
+    claimer: Option<Address>,
     confirmations: u64,
     poll: Duration,
 }
@@ -248,9 +249,15 @@ impl MainLoop {
                 self.inspect(job).await?;
             }
         }
-        if !self.claims {
-            return Ok(());
+        if let Some(claimer) = self.claimer {
+            self.claim_ended_epochs(claimer).await?;
         }
+        self.runner.watch_consensus(self.consensus, latest).await?;
+        Ok(())
+    }
+
+    /// Claims every epoch that holds inputs, is over, and is not claimed yet.
+    async fn claim_ended_epochs(&mut self, claimer: Address) -> Result<()> {
         let last_claimed = self.runner.claims().last().map(|c| c.block);
         let mut ends: Vec<u64> = self
             .runner
@@ -262,12 +269,12 @@ impl MainLoop {
         ends.dedup();
         for end in ends {
             // Every input of the epoch must have been read (which also puts the chain past
-            // the epoch's last block, as the Authority requires).
+            // the epoch's last block, as the consensus requires).
             if end >= self.runner.next_block() {
                 break;
             }
             tracing::debug!("claiming the epoch that ends at block {end}");
-            let claim = self.runner.claim(self.consensus, end).await?;
+            let claim = self.runner.claim(self.consensus, end, claimer).await?;
             tracing::info!(
                 "claimed block {end}: root {}, {} outputs",
                 claim.root,

@@ -1,9 +1,10 @@
 //! SQLite persistence of everything the node learnt: each input's raw `EvmAdvance` blob,
 //! how the DApp finished it, its outputs and reports, the outputs root after it, the
-//! claims with the proofs of the outputs they cover, an index of the blob chunks, and the
-//! last block read. An input, its outputs, its reports, its chunk entry and the block
-//! cursor are written in one transaction, so a crash never leaves half an input behind;
-//! a claim and its proofs are written in another.
+//! claims it submitted, every claim and acceptance the consensus logged, the epochs whose
+//! root (this node's) the consensus holds valid with the proofs of the outputs they cover,
+//! an index of the blob chunks, and the last block read. An input, its outputs, its
+//! reports, its chunk entry and the block cursor are written in one transaction, so a crash
+//! never leaves half an input behind; a proven epoch and its proofs are written in another.
 //!
 //! The query API reads the same file through its own connection (WAL: readers never wait
 //! for the writer).
@@ -14,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 
 /// Schema version written to `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS inputs (
@@ -35,6 +36,10 @@ CREATE TABLE IF NOT EXISTS claims (block INTEGER PRIMARY KEY, root BLOB NOT NULL
 CREATE TABLE IF NOT EXISTS chunks (input_idx INTEGER PRIMARY KEY, digest BLOB NOT NULL, uploader BLOB NOT NULL, idx INTEGER NOT NULL, count INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_by_digest ON chunks (digest);
 CREATE TABLE IF NOT EXISTS cursor (id INTEGER PRIMARY KEY CHECK (id = 0), next_block INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS chain_claims (block INTEGER NOT NULL, submitter BLOB NOT NULL, root BLOB NOT NULL, tx BLOB, PRIMARY KEY (block, submitter, root));
+CREATE TABLE IF NOT EXISTS accepted (block INTEGER PRIMARY KEY, root BLOB NOT NULL, tx BLOB);
+CREATE TABLE IF NOT EXISTS proven (block INTEGER PRIMARY KEY, root BLOB NOT NULL, outputs INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS consensus_cursor (id INTEGER PRIMARY KEY CHECK (id = 0), next_block INTEGER NOT NULL);
 ";
 
 /// An `inputs` row as read back for replay: index, block, blob, status, exception, root.
@@ -87,6 +92,42 @@ pub struct ClaimRecord {
     pub tx: Option<B256>,
 }
 
+/// A claim the consensus logged (`ClaimSubmitted`), by any validator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChainClaim {
+    /// The epoch's last block (`lastProcessedBlockNumber`).
+    pub block: u64,
+    /// Who submitted it.
+    pub submitter: Address,
+    /// The root it claims.
+    pub root: B256,
+    /// The transaction that carried it.
+    pub tx: Option<B256>,
+}
+
+/// A root the consensus accepted for an epoch (`ClaimAccepted`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AcceptedClaim {
+    /// The epoch's last block.
+    pub block: u64,
+    /// The accepted root.
+    pub root: B256,
+    /// The transaction that made it accepted.
+    pub tx: Option<B256>,
+}
+
+/// An epoch whose root, as this node computed it, the consensus holds valid: the outputs
+/// it covers are provable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProvenEpoch {
+    /// The epoch's last block.
+    pub block: u64,
+    /// This node's root, valid on chain.
+    pub root: B256,
+    /// Outputs in the tree at the end of the epoch.
+    pub outputs: u64,
+}
+
 /// An input as the query API shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputRow {
@@ -113,7 +154,7 @@ pub struct OutputRow {
     pub input: u64,
     /// Its rollup encoding.
     pub bytes: Vec<u8>,
-    /// Its 63 siblings against the first claim that covers it, once claimed.
+    /// Its 63 siblings against the first proven epoch that covers it, once there is one.
     pub siblings: Option<Vec<B256>>,
 }
 
@@ -263,17 +304,33 @@ impl Store {
         Ok(v.unwrap_or(0) as u64)
     }
 
-    /// Records a claim and the siblings of the outputs it is the first to cover, atomically.
-    pub fn record_claim(&mut self, claim: &ClaimRecord, proofs: &[(u64, Vec<B256>)]) -> Result<()> {
+    /// Records a claim this node submitted (or found on chain after a crash).
+    pub fn record_claim(&mut self, claim: &ClaimRecord) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO claims (block, root, outputs, tx) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    int(claim.block),
+                    claim.root.as_slice(),
+                    int(claim.outputs),
+                    claim.tx.as_ref().map(|t| t.to_vec())
+                ],
+            )
+            .map_err(sql)?;
+        Ok(())
+    }
+
+    /// Records an epoch whose root the consensus holds valid and the siblings of the
+    /// outputs it is the first to cover, atomically.
+    pub fn record_proven(
+        &mut self,
+        epoch: &ProvenEpoch,
+        proofs: &[(u64, Vec<B256>)],
+    ) -> Result<()> {
         let tx = self.conn.transaction().map_err(sql)?;
         tx.execute(
-            "INSERT INTO claims (block, root, outputs, tx) VALUES (?1, ?2, ?3, ?4)",
-            params![
-                int(claim.block),
-                claim.root.as_slice(),
-                int(claim.outputs),
-                claim.tx.as_ref().map(|t| t.to_vec())
-            ],
+            "INSERT OR REPLACE INTO proven (block, root, outputs) VALUES (?1, ?2, ?3)",
+            params![int(epoch.block), epoch.root.as_slice(), int(epoch.outputs)],
         )
         .map_err(sql)?;
         for (index, siblings) in proofs {
@@ -285,6 +342,138 @@ impl Store {
             .map_err(sql)?;
         }
         tx.commit().map_err(sql)
+    }
+
+    /// Every proven epoch, oldest first.
+    pub fn proven(&self) -> Result<Vec<ProvenEpoch>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT block, root, outputs FROM proven ORDER BY block")
+            .map_err(sql)?;
+        stmt.query_map([], |r| {
+            Ok(ProvenEpoch {
+                block: r.get::<_, i64>(0)? as u64,
+                root: B256::from_slice(&r.get::<_, Vec<u8>>(1)?),
+                outputs: r.get::<_, i64>(2)? as u64,
+            })
+        })
+        .map_err(sql)?
+        .collect::<Result<_, _>>()
+        .map_err(sql)
+    }
+
+    /// Records what the consensus logged up to block `next_block - 1` and moves its cursor,
+    /// atomically; what is already known is kept once.
+    pub fn record_consensus(
+        &mut self,
+        claims: &[ChainClaim],
+        accepted: &[AcceptedClaim],
+        next_block: u64,
+    ) -> Result<()> {
+        let tx = self.conn.transaction().map_err(sql)?;
+        for c in claims {
+            tx.execute(
+                "INSERT OR IGNORE INTO chain_claims (block, submitter, root, tx) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    int(c.block),
+                    c.submitter.as_slice(),
+                    c.root.as_slice(),
+                    c.tx.as_ref().map(|t| t.to_vec())
+                ],
+            )
+            .map_err(sql)?;
+        }
+        for a in accepted {
+            tx.execute(
+                "INSERT OR IGNORE INTO accepted (block, root, tx) VALUES (?1, ?2, ?3)",
+                params![
+                    int(a.block),
+                    a.root.as_slice(),
+                    a.tx.as_ref().map(|t| t.to_vec())
+                ],
+            )
+            .map_err(sql)?;
+        }
+        tx.execute(
+            "INSERT INTO consensus_cursor (id, next_block) VALUES (0, ?1) \
+             ON CONFLICT (id) DO UPDATE SET next_block = excluded.next_block",
+            [int(next_block)],
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)
+    }
+
+    /// The first block of the consensus' logs not yet read (0 for a new database).
+    pub fn consensus_next_block(&self) -> Result<u64> {
+        let v: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT next_block FROM consensus_cursor WHERE id = 0",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql)?;
+        Ok(v.unwrap_or(0) as u64)
+    }
+
+    /// Every claim the consensus logged, by epoch, then submitter.
+    pub fn chain_claims(&self) -> Result<Vec<ChainClaim>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT block, submitter, root, tx FROM chain_claims ORDER BY block, submitter, root")
+            .map_err(sql)?;
+        stmt.query_map([], |r| {
+            Ok(ChainClaim {
+                block: r.get::<_, i64>(0)? as u64,
+                submitter: Address::from_slice(&r.get::<_, Vec<u8>>(1)?),
+                root: B256::from_slice(&r.get::<_, Vec<u8>>(2)?),
+                tx: r
+                    .get::<_, Option<Vec<u8>>>(3)?
+                    .map(|t| B256::from_slice(&t)),
+            })
+        })
+        .map_err(sql)?
+        .collect::<Result<_, _>>()
+        .map_err(sql)
+    }
+
+    /// Every root the consensus accepted, by epoch.
+    pub fn accepted(&self) -> Result<Vec<AcceptedClaim>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT block, root, tx FROM accepted ORDER BY block")
+            .map_err(sql)?;
+        stmt.query_map([], |r| {
+            Ok(AcceptedClaim {
+                block: r.get::<_, i64>(0)? as u64,
+                root: B256::from_slice(&r.get::<_, Vec<u8>>(1)?),
+                tx: r
+                    .get::<_, Option<Vec<u8>>>(2)?
+                    .map(|t| B256::from_slice(&t)),
+            })
+        })
+        .map_err(sql)?
+        .collect::<Result<_, _>>()
+        .map_err(sql)
+    }
+
+    /// The outputs root after the last input at or before `block` (the empty root if none),
+    /// and the outputs in the tree then.
+    pub fn root_at(&self, block: u64) -> Result<(B256, u64)> {
+        let row: Option<(Vec<u8>, i64, i64)> = self
+            .conn
+            .query_row(
+                "SELECT root, first_output, outputs FROM inputs WHERE block <= ?1 ORDER BY idx DESC LIMIT 1",
+                [int(block)],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(sql)?;
+        Ok(row.map_or(
+            (crate::merkle::OutputsTree::new().root(), 0),
+            |(root, first, n)| (B256::from_slice(&root), (first + n) as u64),
+        ))
     }
 
     /// Every claim, oldest first.
@@ -586,12 +775,40 @@ mod tests {
             tx: Some(B256::repeat_byte(3)),
         };
         let siblings = vec![B256::repeat_byte(4); 63];
+        store.record_claim(&claim).unwrap();
+        let proven = ProvenEpoch {
+            block: 11,
+            root: claim.root,
+            outputs: 2,
+        };
         store
-            .record_claim(&claim, &[(1, siblings.clone())])
+            .record_proven(&proven, &[(1, siblings.clone())])
             .unwrap();
         assert_eq!(store.inputs().unwrap(), vec![accepted.clone(), rejected]);
         assert_eq!(store.next_block().unwrap(), 12);
         assert_eq!(store.claims().unwrap(), vec![claim]);
+        assert_eq!(store.proven().unwrap(), vec![proven]);
+        // The root after the last input at or before a block, with the outputs then.
+        assert_eq!(store.root_at(8).unwrap(), (accepted.root, 2));
+        assert_eq!(store.root_at(6).unwrap().1, 0);
+
+        // What the consensus logged: kept once, whatever is read again.
+        let seen = ChainClaim {
+            block: 11,
+            submitter: Address::repeat_byte(7),
+            root: B256::repeat_byte(8),
+            tx: None,
+        };
+        let ok = AcceptedClaim {
+            block: 11,
+            root: B256::repeat_byte(8),
+            tx: Some(B256::repeat_byte(9)),
+        };
+        store.record_consensus(&[seen], &[ok], 20).unwrap();
+        store.record_consensus(&[seen], &[ok], 21).unwrap();
+        assert_eq!(store.chain_claims().unwrap(), vec![seen]);
+        assert_eq!(store.accepted().unwrap(), vec![ok]);
+        assert_eq!(store.consensus_next_block().unwrap(), 21);
         // The same input index twice is refused, and nothing of it is written.
         assert!(store.record(&accepted, 2, 13, None).is_err());
         assert_eq!(store.next_block().unwrap(), 12);

@@ -33,6 +33,7 @@ async fn a_claim_found_on_chain_after_a_crash_is_adopted() {
     let d = devnet::deploy(
         &provider,
         owner.address(),
+        &devnet::ConsensusSpec::Authority(owner.address()),
         1,
         &repo().join("node_modules/@cartesi/rollups/out"),
         &token,
@@ -59,7 +60,10 @@ async fn a_claim_found_on_chain_after_a_crash_is_adopted() {
         )
         .await;
         node.sync(head).await.unwrap();
-        let refused = node.claim(d.authority, head).await.unwrap_err();
+        let refused = node
+            .claim(d.consensus, head, stranger.address())
+            .await
+            .unwrap_err();
         assert!(
             matches!(refused, crucible_node::Error::ClaimRefused { .. }),
             "{refused}"
@@ -96,10 +100,16 @@ async fn a_claim_found_on_chain_after_a_crash_is_adopted() {
     }
 
     let mut node = open().await;
-    let early = node.claim(d.authority, head).await.unwrap_err();
+    let early = node
+        .claim(d.consensus, head, owner.address())
+        .await
+        .unwrap_err();
     assert!(early.to_string().contains("read only up to"), "{early}");
     node.sync(head).await.unwrap();
-    let claim = node.claim(d.authority, head).await.unwrap();
+    let claim = node
+        .claim(d.consensus, head, owner.address())
+        .await
+        .unwrap();
     assert_eq!((claim.root, claim.outputs), (node.root(), 1));
     assert!(claim.tx.is_some());
     // The proof the claim stored validates on L1.
@@ -125,7 +135,10 @@ async fn a_claim_found_on_chain_after_a_crash_is_adopted() {
     drop(conn);
     let mut node = open().await;
     assert!(node.claims().is_empty());
-    let adopted = node.claim(d.authority, head).await.unwrap();
+    let adopted = node
+        .claim(d.consensus, head, owner.address())
+        .await
+        .unwrap();
     assert_eq!(adopted, claim, "the claim on chain, with its transaction");
     assert_eq!(Store::open(&db).unwrap().claims().unwrap(), vec![claim]);
     let _ = std::fs::remove_dir_all(&dir);

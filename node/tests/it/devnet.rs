@@ -29,6 +29,7 @@ async fn devnet_deploys_canonical_addresses_and_inputs_round_trip() {
     let d = devnet::deploy(
         &provider,
         owner.address(),
+        &devnet::ConsensusSpec::Authority(owner.address()),
         10,
         &rollups,
         &token_artifact,
@@ -132,5 +133,5 @@ async fn devnet_deploys_canonical_addresses_and_inputs_round_trip() {
         .await
         .unwrap();
     assert_eq!(count, U256::from(2));
-    let _: Address = d.authority;
+    let _: Address = d.consensus;
 }

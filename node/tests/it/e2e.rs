@@ -50,6 +50,7 @@ async fn submission_to_payout_executed_on_l1() {
     let d = devnet::deploy(
         &sp,
         sponsor.address(),
+        &devnet::ConsensusSpec::Authority(sponsor.address()),
         1,
         &repo().join("node_modules/@cartesi/rollups/out"),
         &token_path,
@@ -201,7 +202,10 @@ async fn submission_to_payout_executed_on_l1() {
     .await;
     let head = sp.get_block_number().await.unwrap();
     node.sync(head).await.unwrap();
-    let claim = node.claim(d.authority, head).await.unwrap();
+    let claim = node
+        .claim(d.consensus, head, sponsor.address())
+        .await
+        .unwrap();
     assert_eq!(claim.root, node.root());
     let voucher_index = node
         .outputs()

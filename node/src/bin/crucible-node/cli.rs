@@ -34,8 +34,9 @@ enum Command {
     /// Follow an application's inputs on L1, run them through the DApp, claim epochs and
     /// serve the query API. Prints one JSON line on stdout once it serves.
     Run(RunArgs),
-    /// Deploy Cartesi Rollups v2.2.0 (canonical addresses), an Authority, the application
-    /// and a reward token on a development chain; print the addresses as JSON.
+    /// Deploy Cartesi Rollups v2.2.0 (canonical addresses), the consensus (an Authority, or
+    /// a Quorum with --validator), the application and a reward token on a development
+    /// chain; print the addresses as JSON.
     Deploy(DeployArgs),
 }
 
@@ -50,8 +51,9 @@ struct RunArgs {
     /// The InputBox (default: the canonical v2.2.0 address).
     #[arg(long, default_value_t = INPUT_BOX)]
     input_box: Address,
-    /// Private key (hex) of the Authority's owner; without it the node follows without
-    /// claiming, and serves no proofs.
+    /// Private key (hex) that claims: the Authority's owner, or one of the Quorum's
+    /// validators. Without it the node re-executes and checks every claim on chain against
+    /// its own roots, and proves outputs against the roots the consensus accepted.
     #[arg(long, env = "CRUCIBLE_NODE_KEY", hide_env_values = true)]
     key: Option<String>,
     /// SQLite database (created if missing).
@@ -91,6 +93,11 @@ struct DeployArgs {
     /// Blocks per epoch.
     #[arg(long, default_value_t = 1)]
     epoch_length: u64,
+    /// A Quorum validator's address (repeat for each, in order): the consensus is then a
+    /// Quorum made by the canonical QuorumFactory instead of an Authority owned by the
+    /// deployer.
+    #[arg(long = "validator")]
+    validators: Vec<Address>,
     /// Directory of the `@cartesi/rollups@2.2.0` artifacts.
     #[arg(long, default_value = "node_modules/@cartesi/rollups/out")]
     rollups: PathBuf,
@@ -223,9 +230,15 @@ async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
         }
     }
     let supply = U256::from(args.supply) * U256::from(10u64).pow(U256::from(18u64));
+    let consensus = if args.validators.is_empty() {
+        devnet::ConsensusSpec::Authority(key.address())
+    } else {
+        devnet::ConsensusSpec::Quorum(args.validators.clone())
+    };
     let d = devnet::deploy(
         &provider,
         key.address(),
+        &consensus,
         args.epoch_length,
         &args.rollups,
         &args.token,
