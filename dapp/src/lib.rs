@@ -1,4 +1,4 @@
-//! The loop over the rollup HTTP API, with the status handling of the official
+//! The Crucible DApp's loop over the rollup HTTP API, with the status handling of the official
 //! `rollup-http-server`: `/finish` answers 200 with the next request or 202 when none is
 //! ready (host-mode servers only; retry); `/notice` and `/voucher` answer 201; `/report`
 //! and `/exception` answer 202.
@@ -22,10 +22,16 @@ enum Request {
     },
 }
 
-pub(crate) struct Dapp {
+/// A rewrite of every output before it is emitted. Only the deliberately faulty DApp of the
+/// validator tests sets one (`crucible-dapp-faulty`); the DApp itself never does.
+pub type Tamper = fn(Output) -> Output;
+
+/// The DApp: crucible-core's [`State`] behind the rollup HTTP API.
+pub struct Dapp {
     client: Client,
     url: String,
     state: State,
+    tamper: Option<Tamper>,
 }
 
 fn unhex(s: &str) -> anyhow::Result<Vec<u8>> {
@@ -36,14 +42,23 @@ fn unhex(s: &str) -> anyhow::Result<Vec<u8>> {
 }
 
 impl Dapp {
-    pub(crate) fn new(url: &str) -> anyhow::Result<Self> {
+    /// A DApp talking to the rollup HTTP server at `url`.
+    pub fn new(url: &str) -> anyhow::Result<Self> {
         // `/finish` blocks until the next input arrives: no read timeout.
         let client = Client::builder().timeout(None).build()?;
         Ok(Self {
             client,
             url: url.trim_end_matches('/').to_string(),
             state: State::default(),
+            tamper: None,
         })
+    }
+
+    /// Rewrites every output with `tamper` before emitting it.
+    #[must_use]
+    pub fn with_tamper(mut self, tamper: Tamper) -> Self {
+        self.tamper = Some(tamper);
+        self
     }
 
     fn post(
@@ -101,7 +116,7 @@ impl Dapp {
     }
 
     /// Serves requests until the server goes away or an invariant breaks.
-    pub(crate) fn run(&mut self) -> anyhow::Result<()> {
+    pub fn run(&mut self) -> anyhow::Result<()> {
         // The first /finish carries no result; the official tools expect "accept".
         let mut status = "accept";
         loop {
@@ -137,8 +152,12 @@ impl Dapp {
     fn advance(&mut self, meta: &AdvanceMeta, payload: &[u8]) -> anyhow::Result<&'static str> {
         match self.state.advance(meta, payload) {
             Ok(Outcome::Accepted { outputs }) => {
-                for output in &outputs {
-                    self.emit(output)?;
+                for output in outputs {
+                    let output = match self.tamper {
+                        Some(tamper) => tamper(output),
+                        None => output,
+                    };
+                    self.emit(&output)?;
                 }
                 Ok("accept")
             }
