@@ -1,5 +1,6 @@
 //! The state file of a devnet started by `crucible devnet up` (`<home>/devnet/devnet.json`).
 
+use alloy::primitives::Address;
 use crucible_node::devnet::Deployment;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -16,12 +17,32 @@ pub(crate) struct DevnetState {
     /// The dev account that owns the Authority and claims (the node's key).
     pub(crate) operator_account: usize,
     pub(crate) anvil_pid: u32,
+    /// The first validator's node (the one the CLI talks to).
     pub(crate) node_pid: u32,
+    /// Every validator, the first one included.
+    #[serde(default)]
+    pub(crate) validators: Vec<Validator>,
     /// Where the logs and the node's database are.
     pub(crate) dir: PathBuf,
 }
 
+/// One validator of a devnet: its key's address and its node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Validator {
+    pub(crate) address: Address,
+    /// Its node's query API.
+    pub(crate) node: String,
+    pub(crate) pid: u32,
+    /// Which DApp it runs.
+    pub(crate) dapp: String,
+}
+
 impl DevnetState {
+    /// Every node process of the devnet.
+    pub(crate) fn pids(&self) -> impl Iterator<Item = u32> + '_ {
+        std::iter::once(self.node_pid).chain(self.validators.iter().map(|v| v.pid))
+    }
+
     pub(crate) fn dir(home: &Path) -> PathBuf {
         home.join("devnet")
     }

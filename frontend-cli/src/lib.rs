@@ -24,7 +24,8 @@ pub use exit::code;
 /// variables, or from the devnet `crucible devnet up` started.
 ///
 /// Exit codes: 0 success; 1 a failure on the way (chain, node, files); 2 bad input; 3 the
-/// DApp rejected an input (the reason is printed); 4 a tool, port, chain or node is missing.
+/// DApp rejected an input (the reason is printed); 4 a tool, port, chain or node is missing;
+/// 5 `crucible validate` found a divergence.
 #[derive(Debug, Parser)]
 #[command(name = "crucible", version, about, long_about)]
 pub struct Cli {
@@ -73,6 +74,7 @@ enum Command {
     },
     Cid(cmd::cid::CidArgs),
     Demo(cmd::demo::DemoArgs),
+    Validate(cmd::validate::ValidateArgs),
 }
 
 impl Cli {
@@ -101,6 +103,7 @@ impl Cli {
                     cmd::payouts::balance(&g, address, token).await
                 }
                 Command::Demo(args) => args.run(&g).await,
+                Command::Validate(args) => args.run(&g).await,
                 Command::Score(_) | Command::Data(_) | Command::Cid(_) => Ok(()),
             }
         })

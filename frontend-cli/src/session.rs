@@ -127,6 +127,16 @@ impl Global {
 
     /// Connects to L1 and the node; with `signing`, a key is required.
     pub(crate) async fn session(&self, signing: bool) -> anyhow::Result<Session> {
+        self.connect(signing, true).await
+    }
+
+    /// A session for a command that reads only L1 (no node; `Session::node` then points
+    /// nowhere unless --node was given).
+    pub(crate) async fn chain_session(&self) -> anyhow::Result<Session> {
+        self.connect(false, false).await
+    }
+
+    async fn connect(&self, signing: bool, need_node: bool) -> anyhow::Result<Session> {
         let devnet = self.devnet();
         let rpc = self
             .rpc
@@ -139,6 +149,7 @@ impl Global {
             .node
             .clone()
             .or_else(|| devnet.as_ref().map(|d| d.node.clone()))
+            .or_else(|| (!need_node).then(String::new))
             .ok_or_else(|| {
                 invalid("no node: pass --node (or start a devnet: crucible devnet up)")
             })?;

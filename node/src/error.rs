@@ -67,6 +67,15 @@ pub enum Error {
         /// The revert data (a custom error's selector and arguments).
         revert: String,
     },
+    /// A `submitClaim` was mined but reverted (the chain moved between its estimate and its
+    /// inclusion); it is not recorded, and the next poll claims again.
+    #[error("the claim for block {block} reverted on chain (transaction {tx}); claiming again")]
+    ClaimReverted {
+        /// The epoch's last block.
+        block: u64,
+        /// The reverted transaction.
+        tx: alloy::primitives::B256,
+    },
     /// The DApp did not reach its first `/finish` in time.
     #[error("the DApp did not call /finish within {0:?}")]
     NotReady(std::time::Duration),

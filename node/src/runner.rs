@@ -400,14 +400,37 @@ impl<P: Provider> Runner<P> {
         }
         let (root, outputs) = self.root_at(block);
         let consensus_contract = IConsensus::new(consensus, &self.provider);
-        let tx = match consensus_contract
-            .submitClaim(self.app, U256::from(block), root)
-            .send()
+        let call = consensus_contract.submitClaim(self.app, U256::from(block), root);
+        // The estimate is taken against today's state; by the time the claim is mined
+        // other validators may have voted, and the vote that reaches the Quorum's majority
+        // also accepts the claim, which costs more. Hence the headroom.
+        // Estimated in the pending block, the one the claim goes into: the consensus wants
+        // the epoch's last block in the past, which the latest block may not yet be.
+        let sent = match call
+            .clone()
+            .block(alloy::eips::BlockId::pending())
+            .estimate_gas()
             .await
         {
+            Ok(gas) => {
+                call.gas(gas.saturating_mul(2).saturating_add(50_000))
+                    .send()
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        let tx = match sent {
             Ok(pending) => {
                 tracing::debug!("submitClaim for block {block} sent: {}", pending.tx_hash());
-                Some(pending.confirmed().await?.transaction_hash)
+                let receipt = pending.confirmed().await?;
+                if !receipt.status() {
+                    // Not recorded: the next poll claims again (or finds the claim).
+                    return Err(Error::ClaimReverted {
+                        block,
+                        tx: receipt.transaction_hash,
+                    });
+                }
+                Some(receipt.transaction_hash)
             }
             Err(e) => {
                 match claim_on_chain(&self.provider, consensus, self.app, block, claimer).await? {

@@ -196,7 +196,11 @@ struct MainLoop {
 const fn transient(e: &Error) -> bool {
     matches!(
         e,
-        Error::Rpc(_) | Error::PendingTx(_) | Error::Contract(_) | Error::Unconfirmed { .. }
+        Error::Rpc(_)
+            | Error::PendingTx(_)
+            | Error::Contract(_)
+            | Error::Unconfirmed { .. }
+            | Error::ClaimReverted { .. }
     )
 }
 

@@ -46,7 +46,7 @@ fn demo_pays_the_live_entries_and_the_copy_nothing() {
 
     // Each trainer's score is what `crucible score` computes locally.
     let subs = doc["submissions"].as_array().unwrap();
-    assert_eq!(subs.len(), 3);
+    assert_eq!(subs.len(), 4);
     assert_eq!(subs[0]["score_ppm"], cli_score("models/mlp/model.onnx"));
     assert_eq!(subs[1]["score_ppm"], cli_score("models/cnn/model.onnx"));
 
@@ -55,8 +55,12 @@ fn demo_pays_the_live_entries_and_the_copy_nothing() {
     assert_eq!(subs[2]["score_ppm"], subs[0]["score_ppm"]);
     assert_eq!(subs[2]["copy_of"], subs[0]["priority"]);
     assert_ne!(subs[2]["model_cid"], subs[0]["model_cid"]);
+    // Dave's model, fine-tuned live by crucible-trainer, scores in the DApp what the trainer
+    // measured on the same validation set.
+    assert_eq!(doc["trained"]["start"], "init");
+    assert_eq!(subs[3]["correct"], doc["trained"]["evaluation"]["correct"]);
     let board = doc["leaderboard"].as_array().unwrap();
-    assert_eq!(board.len(), 2);
+    assert_eq!(board.len(), 3);
     assert!(!board.iter().any(|e| e["name"] == "carol"));
     for (i, e) in board.iter().enumerate() {
         assert_eq!(e["rank"], i + 1);
@@ -85,5 +89,16 @@ fn demo_pays_the_live_entries_and_the_copy_nothing() {
         !payouts.iter().any(|p| p["name"] == "carol"),
         "the copy is paid nothing"
     );
+
+    // A Quorum of validators (three native, one riscv64 under qemu when built) claimed every
+    // epoch with the same root, and a replay in a fresh DApp agrees with every claim.
+    let validators = doc["validators"].as_array().unwrap();
+    assert!(validators.len() >= 3, "{validators:?}");
+    for e in doc["validation"]["epochs"].as_array().unwrap() {
+        assert_eq!(e["claims"], validators.len(), "{e}");
+        assert_eq!(e["agreeing"], e["claims"], "{e}");
+        assert_eq!(e["accepted"], true, "{e}");
+    }
+    assert_eq!(doc["validation"]["replay"]["ok"], true);
     let _ = std::fs::remove_dir_all(&home);
 }

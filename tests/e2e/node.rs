@@ -708,3 +708,137 @@ async fn kills_during_uploads_lose_nothing() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A Quorum of two validators, each a node with its own key and database. One is SIGKILLed
+/// in the middle of an epoch (some of its inputs read, some not yet added) and restarted: it
+/// catches up and claims the root the other claims, and the Quorum accepts it. `crucible
+/// validate --json` then finds every epoch ok.
+#[tokio::test(flavor = "multi_thread")]
+async fn validator_restarted_mid_epoch_claims_the_same_root() {
+    let Some(anvil) = start_anvil() else { return };
+    if token_artifact().is_none() {
+        return;
+    }
+    let key: PrivateKeySigner = ANVIL_KEYS[1].parse().unwrap();
+    let provider = connect(&anvil, &key).await;
+    let keys: Vec<PrivateKeySigner> = [6, 7]
+        .iter()
+        .map(|&i| ANVIL_KEYS[i].parse().unwrap())
+        .collect();
+    let (a, b) = (keys[0].address().to_string(), keys[1].address().to_string());
+    let d = run_json(
+        &bins().node,
+        &[
+            "deploy",
+            "--rpc",
+            anvil.url(),
+            "--key",
+            ANVIL_KEYS[3],
+            "--epoch-length",
+            "8",
+            "--validator",
+            &a,
+            "--validator",
+            &b,
+        ],
+    );
+    let c = Chain {
+        input_box: address(&d["input_box"]),
+        app: address(&d["application"]),
+        provider,
+    };
+    let app = c.app.to_string();
+    let dir = std::env::temp_dir().join(format!("crucible-e2e-quorum-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let node_args = |i: usize| NodeArgs {
+        rpc: anvil.url().to_string(),
+        app: app.clone(),
+        key: ANVIL_KEYS[6 + i].to_string(),
+        db: dir.join(format!("validator-{i}.sqlite")),
+        confirmations: 0,
+    };
+    for i in 0..2 {
+        let _ = std::fs::remove_file(node_args(i).db);
+    }
+    let first = NodeProcess::start(&node_args(0));
+    let second = NodeProcess::start(&node_args(1));
+    // Start at an epoch's first block, so that the next inputs share one epoch.
+    let head = c.provider.get_block_number().await.unwrap();
+    c.mine(8 - (head + 1) % 8).await;
+    let start = c.provider.get_block_number().await.unwrap() + 1;
+    assert_eq!(start % 8, 0);
+    c.add(vec![0xa0]).await;
+    c.add(vec![0xa1]).await;
+    first.wait_processed(&app, 2).await;
+    first.kill9();
+    c.add(vec![0xa2]).await;
+    let last = c.provider.get_block_number().await.unwrap();
+    assert!(
+        last < start + 8,
+        "the three inputs share epoch {}",
+        start / 8
+    );
+    let first = NodeProcess::start(&node_args(0));
+    assert_eq!(first.replayed, 2);
+    // Past the epoch: both claim it.
+    c.mine(start + 8 - last).await;
+    let epoch = start / 8;
+    let started = std::time::Instant::now();
+    let claims = loop {
+        let list = second
+            .rpc("crucible_listClaims", json!({"application": app}))
+            .await;
+        let rows: Vec<crucible_node::query::EpochClaims> =
+            serde_json::from_value(list["data"].clone()).unwrap();
+        if let Some(e) = rows.into_iter().find(|e| e.epoch_index == epoch)
+            && e.claims.len() == 2
+            && e.accepted.is_some()
+        {
+            break e;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no accepted epoch {epoch}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let root = claims.root.expect("read");
+    assert!(claims.claims.iter().all(|c| c.root == root), "{claims:?}");
+    assert_eq!(claims.accepted.map(|a| a.root), Some(root));
+    let mut submitters: Vec<Address> = claims.claims.iter().map(|c| c.submitter).collect();
+    submitters.sort();
+    let mut expected = vec![keys[0].address(), keys[1].address()];
+    expected.sort();
+    assert_eq!(submitters, expected);
+    // The restarted node computed the same root, and reports the epoch accepted.
+    let epochs = first
+        .rpc("cartesi_listEpochs", json!({"application": app}))
+        .await;
+    let mine = epochs["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| hex_u64(&e["index"]) == epoch)
+        .unwrap()
+        .clone();
+    assert_eq!(mine["outputs_merkle_root"], json!(root));
+    assert_eq!(mine["status"], "CLAIM_ACCEPTED");
+
+    // Anyone replays the chain and finds every claim right.
+    let report = run_json(
+        &bins().cli,
+        &["validate", "--rpc", anvil.url(), "--app", &app, "--json"],
+    );
+    assert_eq!(report["ok"], true, "{report}");
+    let row = report["epochs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["epoch"] == epoch)
+        .expect("the epoch")
+        .clone();
+    assert_eq!(row["recomputed_root"], json!(root));
+    assert_eq!(row["claims"].as_array().unwrap().len(), 2);
+    drop((first, second));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -115,7 +115,7 @@ impl Xtask {
 
 fn demo() -> anyhow::Result<()> {
     setup_chain()?;
-    // One build for the three binaries, so they share one feature resolution.
+    // One build for the binaries, so they share one feature resolution.
     run(cargo().args([
         "build",
         "--release",
@@ -126,6 +126,8 @@ fn demo() -> anyhow::Result<()> {
         "crucible-node",
         "-p",
         "crucible-dapp",
+        "-p",
+        "crucible-trainer",
     ]))?;
     run(Command::new(target_dir().join("release/crucible"))
         .arg("demo")

@@ -2,7 +2,10 @@ use crate::npy;
 use anyhow::{Context, ensure};
 use crucible_core::dataset::{self, Dataset, DatasetFeatures, DatasetTargets};
 use crucible_types::Cid;
-use std::{io::Read, path::PathBuf};
+use std::{
+    io::Read,
+    path::{Path, PathBuf},
+};
 
 /// Convert datasets into the canonical format (safetensors with `x` and `y`) and inspect them.
 #[derive(Debug, clap::Subcommand)]
@@ -119,7 +122,7 @@ fn import(
 ) -> anyhow::Result<()> {
     let heads: Vec<Vec<u8>> = inputs
         .iter()
-        .map(read_maybe_gz)
+        .map(|p| read_maybe_gz(p))
         .collect::<anyhow::Result<_>>()?;
     let is = |h: &[u8], magic: &[u8]| h.starts_with(magic);
     match (inputs.as_slice(), heads.as_slice()) {
@@ -167,7 +170,47 @@ fn import(
     }
 }
 
-fn read_maybe_gz(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
+/// Rows `start..start + count` (all from `start` by default) of an IDX image/label pair
+/// (gzipped or not) as a canonical dataset.
+pub(crate) fn idx_to_dataset(
+    images: &Path,
+    labels: &Path,
+    start: usize,
+    count: Option<usize>,
+) -> anyhow::Result<Vec<u8>> {
+    let (img_raw, lbl_raw) = (read_maybe_gz(images)?, read_maybe_gz(labels)?);
+    let (idims, ix) = parse_idx(&img_raw).context("images")?;
+    let (ldims, ly) = parse_idx(&lbl_raw).context("labels")?;
+    ensure!(
+        idims.len() == 3 && ldims.len() == 1,
+        "expected images [N,H,W] and labels [N]"
+    );
+    ensure!(
+        idims[0] == ldims[0],
+        "{} images but {} labels",
+        idims[0],
+        ldims[0]
+    );
+    let end = count.map_or(idims[0], |c| start.saturating_add(c));
+    ensure!(
+        start < end && end <= idims[0],
+        "rows {start}..{end} are outside 0..{}",
+        idims[0]
+    );
+    let per = idims[1] * idims[2];
+    let x = &ix[start * per..end * per];
+    let y: Vec<i64> = ly[start..end].iter().map(|&l| i64::from(l)).collect();
+    let bytes = dataset::encode(
+        &[end - start, 1, idims[1], idims[2]],
+        DatasetFeatures::U8(x),
+        &[end - start],
+        DatasetTargets::Labels(&y),
+    )
+    .map_err(anyhow::Error::msg)?;
+    Ok(bytes)
+}
+
+fn read_maybe_gz(path: &Path) -> anyhow::Result<Vec<u8>> {
     let raw = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
@@ -294,35 +337,7 @@ impl DataCommand {
                 count,
                 out,
             } => {
-                let (img_raw, lbl_raw) = (read_maybe_gz(&images)?, read_maybe_gz(&labels)?);
-                let (idims, ix) = parse_idx(&img_raw).context("images")?;
-                let (ldims, ly) = parse_idx(&lbl_raw).context("labels")?;
-                ensure!(
-                    idims.len() == 3 && ldims.len() == 1,
-                    "expected images [N,H,W] and labels [N]"
-                );
-                ensure!(
-                    idims[0] == ldims[0],
-                    "{} images but {} labels",
-                    idims[0],
-                    ldims[0]
-                );
-                let end = count.map_or(idims[0], |c| start.saturating_add(c));
-                ensure!(
-                    start < end && end <= idims[0],
-                    "rows {start}..{end} are outside 0..{}",
-                    idims[0]
-                );
-                let per = idims[1] * idims[2];
-                let x = &ix[start * per..end * per];
-                let y: Vec<i64> = ly[start..end].iter().map(|&l| i64::from(l)).collect();
-                let bytes = dataset::encode(
-                    &[end - start, 1, idims[1], idims[2]],
-                    DatasetFeatures::U8(x),
-                    &[end - start],
-                    DatasetTargets::Labels(&y),
-                )
-                .map_err(anyhow::Error::msg)?;
+                let bytes = idx_to_dataset(&images, &labels, start, count)?;
                 write(&out, &bytes, json)
             }
             Self::Csv {

@@ -21,10 +21,14 @@ use std::{
 
 /// Run a whole competition on a fresh local devnet, payouts executed on L1.
 ///
-/// The devnet is anvil + Cartesi Rollups v2.2.0 + crucible-node + the DApp. A sponsor creates a competition on Fashion-MNIST with a
-/// hidden test set and a baseline, three trainers submit (an MLP, a CNN, and a disguised
-/// copy of the MLP submitted later, which ranks as a copy), the leaderboard is printed, the sponsor reveals the
-/// test set, anyone finalizes, and every payout voucher is executed on L1.
+/// The devnet is anvil + Cartesi Rollups v2.2.0 + a Quorum of validators, each a
+/// crucible-node with its own DApp (one of them the riscv64 build under qemu, when built). A
+/// sponsor creates a competition on Fashion-MNIST with a hidden test set and a baseline,
+/// trainers submit (an MLP, a CNN, a disguised copy of the MLP, which ranks as a copy, and
+/// a model crucible-trainer fine-tunes live from the baseline on the CPU), the leaderboard
+/// is printed, the sponsor reveals the test set, anyone finalizes, every payout voucher is
+/// executed on L1, and the validators' agreement per epoch is shown and re-checked by a
+/// replay (`crucible validate`).
 ///
 /// Run it from the repository root (it needs node_modules/, contracts/, models/, data/).
 /// With --json the document has `competition_id`, `leaderboard` and `payouts`.
@@ -33,17 +37,38 @@ pub(crate) struct DemoArgs {
     /// Leave the devnet running afterwards (stop it with `crucible devnet down --home …`).
     #[arg(long)]
     keep: bool,
+    /// Validators of the Quorum that run the native DApp, each a node with its own DApp and
+    /// key. One more runs the riscv64 DApp under qemu when `cargo xtask riscv` has built it.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=16))]
+    validators: u64,
+    /// Add a validator whose DApp scores differently (`crucible-dapp-faulty`), and show it
+    /// outvoted and named by `crucible validate`.
+    #[arg(long)]
+    faulty_validator: bool,
+    /// Never run a validator's DApp under qemu, even if the riscv64 build is there.
+    #[arg(long)]
+    native_only: bool,
 }
+
+/// Where `cargo xtask riscv` leaves the static riscv64 DApp.
+const RISCV_DAPP: &str = "target/riscv64/riscv64gc-unknown-linux-gnu/release/crucible-dapp";
 
 /// anvil dev accounts of the parties (the operator is account 9).
 const SPONSOR: usize = 1;
 const ALICE: usize = 2;
 const BOB: usize = 3;
 const CAROL: usize = 4;
+const DAVE: usize = 5;
+
+/// Debian's Fashion-MNIST (package dataset-fashion-mnist): dave's own training data.
+const TRAIN_IMAGES: &str = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
+const TRAIN_LABELS: &str = "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz";
+/// Rows of the training split dave trains on.
+const TRAIN_ROWS: usize = 20_000;
 
 /// The demo party (dev account) that owns `who`.
 fn account(who: Address) -> Option<usize> {
-    [SPONSOR, ALICE, BOB, CAROL].into_iter().find(|&n| {
+    [SPONSOR, ALICE, BOB, CAROL, DAVE].into_iter().find(|&n| {
         crucible_node::devnet::ANVIL_KEYS[n]
             .parse::<alloy::signers::local::PrivateKeySigner>()
             .is_ok_and(|k| k.address() == who)
@@ -56,6 +81,7 @@ fn name(who: Address) -> &'static str {
         Some(ALICE) => "alice",
         Some(BOB) => "bob",
         Some(CAROL) => "carol",
+        Some(DAVE) => "dave",
         _ => "someone",
     }
 }
@@ -72,6 +98,19 @@ fn disguise(model: &[u8]) -> Vec<u8> {
 }
 
 impl DemoArgs {
+    /// The riscv64 DApp for one validator, when it is built and qemu is there.
+    fn riscv_dapp(&self) -> Option<PathBuf> {
+        if self.native_only {
+            return None;
+        }
+        let qemu = std::env::var_os("PATH")
+            .into_iter()
+            .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .any(|d| d.join("qemu-riscv64-static").exists());
+        let dapp = PathBuf::from(RISCV_DAPP);
+        (qemu && dapp.exists()).then_some(dapp)
+    }
+
     pub(crate) async fn run(self, global: &Global) -> anyhow::Result<()> {
         let say = |line: String| {
             if global.json {
@@ -100,8 +139,35 @@ impl DemoArgs {
             rollups: "node_modules/@cartesi/rollups/out".into(),
             token_artifact: "contracts/out/RewardToken.sol/RewardToken.json".into(),
             faucet: 100_000,
+            validators: self.validators,
+            riscv_dapp: self.riscv_dapp(),
+            faulty_validator: self.faulty_validator,
         };
-        say("▶ starting a fresh devnet: anvil, Cartesi Rollups v2.2.0, the application, crucible-node + DApp".into());
+        say(format!(
+            "▶ starting a fresh devnet: anvil, Cartesi Rollups v2.2.0, the application, {}",
+            if up.validators + u64::from(up.faulty_validator) + u64::from(up.riscv_dapp.is_some())
+                > 1
+            {
+                format!(
+                    "a Quorum of {} validators, each a crucible-node with its own DApp{}{}",
+                    up.validators
+                        + u64::from(up.faulty_validator)
+                        + u64::from(up.riscv_dapp.is_some()),
+                    if up.riscv_dapp.is_some() {
+                        " (one riscv64 under qemu)"
+                    } else {
+                        ""
+                    },
+                    if up.faulty_validator {
+                        " (one FAULTY)"
+                    } else {
+                        ""
+                    },
+                )
+            } else {
+                "an Authority and crucible-node + DApp".to_string()
+            }
+        ));
         let devnet = devnet::up(&home, &up, !global.json).await?;
         let result = self.story(global, &home, &devnet, &say).await;
         if !self.keep {
@@ -189,6 +255,24 @@ impl DemoArgs {
             submissions.push(r);
         }
 
+        let trained = match train_live(home, say)? {
+            Some((model, report)) => {
+                let s = party(DAVE).session(true).await?;
+                say(
+                    "▶ dave submits the model he just trained: commit, upload in chunks, reveal"
+                        .into(),
+                );
+                let r = submit::submit(&s, id, &model).await?;
+                say(format!(
+                    "  scored by the DApp: {} ppm ({} / {} correct), priority {}",
+                    r["score_ppm"], r["correct"], r["samples"], r["priority"]
+                ));
+                submissions.push(r);
+                Some(report)
+            }
+            None => None,
+        };
+
         let board = sponsor.node.inspect(&format!("leaderboard/{id}")).await?;
         let leaderboard: Vec<Value> = board
             .as_array()
@@ -261,6 +345,7 @@ impl DemoArgs {
                 "output_index": v.index,
             }));
         }
+        let validation = validators(&sponsor, devnet, say).await?;
         Ok(json!({
             "competition_id": id,
             "metric": Metric::Accuracy.name(),
@@ -268,8 +353,168 @@ impl DemoArgs {
             "leaderboard": leaderboard,
             "submissions": submissions,
             "payouts": paid,
+            "trained": trained,
+            "validators": devnet.validators,
+            "validation": validation,
         }))
     }
+}
+
+/// Dave's turn: `crucible-trainer` (beside this binary) fine-tunes the competition's
+/// baseline on the first rows of Fashion-MNIST's training split, on the CPU. `None` (and
+/// says why) when the trainer or the dataset is missing.
+fn train_live(home: &Path, say: &impl Fn(String)) -> anyhow::Result<Option<(Vec<u8>, Value)>> {
+    let trainer = std::env::current_exe()?.with_file_name("crucible-trainer");
+    if !trainer.exists() {
+        say(format!(
+            "  (no live training: {} is missing; build it with `cargo build --release -p crucible-trainer`)",
+            trainer.display()
+        ));
+        return Ok(None);
+    }
+    if !Path::new(TRAIN_IMAGES).exists() {
+        say("  (no live training: Fashion-MNIST's training split is missing; apt-get install dataset-fashion-mnist)".into());
+        return Ok(None);
+    }
+    say(format!(
+        "▶ dave fine-tunes the competition's baseline on {TRAIN_ROWS} rows of his own data with crucible-trainer, on the CPU"
+    ));
+    let data = home.join("dave-train.safetensors");
+    let set = crate::cmd::data::idx_to_dataset(
+        Path::new(TRAIN_IMAGES),
+        Path::new(TRAIN_LABELS),
+        0,
+        Some(TRAIN_ROWS),
+    )?;
+    std::fs::write(&data, set)?;
+    let out = home.join("dave.onnx");
+    let run = std::process::Command::new(&trainer)
+        .arg("train")
+        .args(["--init", "models/mlp-baseline/model.onnx", "--data"])
+        .arg(&data)
+        .args(["--val", "data/fashion-mnist/val-1k.safetensors"])
+        .args([
+            "--epochs", "3", "--batch", "64", "--lr", "0.05", "--device", "cpu",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .arg("--json")
+        .stderr(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("running {}", trainer.display()))?;
+    if !run.status.success() {
+        anyhow::bail!(
+            "crucible-trainer failed ({}): {}",
+            run.status,
+            String::from_utf8_lossy(&run.stdout)
+        );
+    }
+    let report: Value = serde_json::from_slice(&run.stdout).context("crucible-trainer's report")?;
+    let seconds: f64 = report["epochs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["seconds"].as_f64())
+        .sum();
+    say(format!(
+        "  trained {} epochs in {seconds:.2} s ({:.0} samples/s); {} of 1000 validation rows right on his machine",
+        report["epochs"].as_array().map_or(0, Vec::len),
+        report["samples_per_s"].as_f64().unwrap_or(0.0),
+        report["evaluation"]["correct"]
+    ));
+    Ok(Some((read(&out)?, report)))
+}
+
+/// Waits (a while) for every validator to claim every epoch, prints who claimed what per
+/// epoch, then replays the whole chain in a fresh DApp as `crucible validate` does (against
+/// the faulty validator's node, if there is one) and says who diverged.
+async fn validators(
+    s: &crate::session::Session,
+    devnet: &DevnetState,
+    say: &impl Fn(String),
+) -> anyhow::Result<Value> {
+    use crucible_node::query::EpochClaims;
+    let count = devnet.validators.len();
+    let faulty = devnet.validators.iter().find(|v| v.dapp.contains("FAULTY"));
+    say(format!(
+        "▶ the validators' claims ({count} validator{}; a root is accepted by {})",
+        if count == 1 { "" } else { "s" },
+        if count == 1 {
+            "the Authority at once".to_string()
+        } else {
+            format!("{} of them", count / 2 + 1)
+        }
+    ));
+    // The slowest validator (the riscv64 DApp under qemu) may still be scoring.
+    let started = std::time::Instant::now();
+    let epochs: Vec<EpochClaims> = loop {
+        let list = s.node.rpc("crucible_listClaims", json!({})).await?;
+        let epochs: Vec<EpochClaims> = serde_json::from_value(list["data"].clone())?;
+        let whole = epochs.iter().all(|e| e.claims.len() >= count);
+        if whole || started.elapsed() > Duration::from_secs(300) {
+            break epochs;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let who = |a: Address| {
+        devnet
+            .validators
+            .iter()
+            .position(|v| v.address == a)
+            .map_or_else(
+                || a.to_string(),
+                |i| format!("validator {i} ({})", devnet.validators[i].dapp),
+            )
+    };
+    let mut rows = Vec::new();
+    for e in &epochs {
+        let agree = e.claims.iter().filter(|c| Some(c.root) == e.root).count();
+        let accepted = e.accepted.is_some_and(|a| Some(a.root) == e.root);
+        say(format!(
+            "  epoch {:>3}: {agree}/{count} validators claim the same root{}{}",
+            e.epoch_index,
+            if accepted { ", accepted" } else { "" },
+            e.divergent()
+                .map(|c| format!("; {} claims another", who(c.submitter)))
+                .collect::<String>()
+        ));
+        rows.push(json!({
+            "epoch": e.epoch_index,
+            "agreeing": agree,
+            "claims": e.claims.len(),
+            "accepted": accepted,
+        }));
+    }
+    say(format!(
+        "▶ anyone re-executes: `crucible validate{}` replays the chain in a fresh DApp",
+        faulty.map_or_else(String::new, |f| format!(" --against {}", f.node))
+    ));
+    let report = crate::cmd::validate::check(s, &[], faulty.map(|f| f.node.as_str())).await?;
+    say(format!(
+        "  {} inputs replayed at {:.1} inputs/s: {}",
+        report.inputs,
+        report.inputs_per_s,
+        if report.ok {
+            "every claim agrees with the replay".to_string()
+        } else {
+            format!(
+                "claims that differ come from {}",
+                report
+                    .faulty()
+                    .into_iter()
+                    .map(who)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    ));
+    if let Some(d) = report.first_divergence() {
+        say(format!(
+            "  first divergence: input {} output {}: {} here, {} there",
+            d.input, d.output, d.here, d.there
+        ));
+    }
+    Ok(json!({ "epochs": rows, "replay": report }))
 }
 
 /// Token units (18 decimals) as whole tokens with 3 decimals.

@@ -1,15 +1,18 @@
 //! `crucible devnet up|down|status|time`: a local chain (anvil), Cartesi Rollups v2.2.0 at
-//! their canonical addresses, the application, a reward token, and a `crucible-node` with
-//! its DApp, as background processes whose state lives under `<home>/devnet`.
+//! their canonical addresses, the consensus (an Authority, or a Quorum of N validators), the
+//! application, a reward token, and one `crucible-node` with its own DApp, database and key
+//! per validator, as background processes whose state lives under `<home>/devnet`.
 
 use crate::{
-    devnet_state::{DevnetState, alive},
+    devnet_state::{DevnetState, Validator, alive},
     exit::Exit,
     session::Global,
 };
 use alloy::{
-    primitives::U256,
+    network::TransactionBuilder,
+    primitives::{U256, keccak256},
     providers::{Provider, ProviderBuilder},
+    rpc::types::TransactionRequest,
     signers::local::PrivateKeySigner,
 };
 use anyhow::Context;
@@ -63,6 +66,29 @@ pub(crate) struct UpArgs {
     /// Tokens (whole, 18 decimals) each of dev accounts 0..=8 receives.
     #[arg(long, default_value_t = 100_000)]
     pub(crate) faucet: u64,
+    /// Validators, each a crucible-node with its own key, database and DApp. 1: an
+    /// Authority owned by the operator (dev account 9); more: a Quorum that accepts a root
+    /// once a majority claims it (validator 0 is the operator, the others have keys derived
+    /// from the validator's number and are funded by the operator).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=16))]
+    pub(crate) validators: u64,
+    /// One more validator that runs this riscv64 `crucible-dapp` (the static build of
+    /// `cargo xtask riscv`) under qemu-riscv64-static.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) riscv_dapp: Option<PathBuf>,
+    /// One more validator whose DApp reports every score 6,000 ppm off
+    /// (`crucible-dapp-faulty`, built with `cargo build -p crucible-dapp-faulty --features
+    /// faulty`): the honest majority outvotes it.
+    #[arg(long)]
+    pub(crate) faulty_validator: bool,
+}
+
+/// The key of devnet validator `n` (1 and up; validator 0 is the operator): derived from its
+/// number, so a devnet's validators are the same every time.
+pub(crate) fn validator_key(n: u64) -> anyhow::Result<PrivateKeySigner> {
+    Ok(PrivateKeySigner::from_bytes(&keccak256(format!(
+        "crucible devnet validator {n}"
+    )))?)
 }
 
 /// anvil's development account that owns the Authority and signs the node's claims.
@@ -78,6 +104,16 @@ impl DevnetCommand {
                 } else {
                     println!("devnet up: chain {} at {}", state.chain_id, state.rpc);
                     println!("  node         {}", state.node);
+                    if state.validators.len() > 1 {
+                        println!(
+                            "  quorum       {} of {} validators",
+                            state.validators.len() / 2 + 1,
+                            state.validators.len()
+                        );
+                        for v in &state.validators {
+                            println!("    {} {} ({})", v.address, v.node, v.dapp);
+                        }
+                    }
                     println!("  application  {}", state.deployment.application);
                     println!("  reward token {} (CRU)", state.deployment.token);
                     println!("  InputBox     {}", state.deployment.input_box);
@@ -145,7 +181,7 @@ fn find_anvil(given: Option<&Path>) -> anyhow::Result<PathBuf> {
 }
 
 /// A binary installed beside this one (`crucible-node`, `crucible-dapp`).
-fn sibling(name: &str) -> anyhow::Result<PathBuf> {
+pub(crate) fn sibling(name: &str) -> anyhow::Result<PathBuf> {
     let p = std::env::current_exe()?.with_file_name(name);
     if p.exists() {
         Ok(p)
@@ -200,10 +236,121 @@ fn tail(path: &Path) -> String {
     lines[lines.len().saturating_sub(10)..].join("\n")
 }
 
+/// What one validator's node runs.
+struct ValidatorPlan {
+    key: PrivateKeySigner,
+    /// The DApp command.
+    dapp: Vec<std::ffi::OsString>,
+    /// How it is described.
+    what: String,
+}
+
+/// The validators `args` asks for: the operator first.
+fn plan(args: &UpArgs, operator: &PrivateKeySigner) -> anyhow::Result<Vec<ValidatorPlan>> {
+    let native = sibling("crucible-dapp")?;
+    let mut plans = Vec::new();
+    for n in 0..args.validators {
+        let key = if n == 0 {
+            operator.clone()
+        } else {
+            validator_key(n)?
+        };
+        plans.push(ValidatorPlan {
+            key,
+            dapp: vec![native.clone().into_os_string()],
+            what: "native DApp".into(),
+        });
+    }
+    if let Some(rv) = &args.riscv_dapp {
+        if !rv.exists() {
+            return Err(unavailable(format!(
+                "no riscv64 DApp at {}: build it with `cargo xtask riscv`",
+                rv.display()
+            )));
+        }
+        plans.push(ValidatorPlan {
+            key: validator_key(plans.len() as u64)?,
+            dapp: vec!["qemu-riscv64-static".into(), rv.clone().into_os_string()],
+            what: "riscv64 DApp under qemu".into(),
+        });
+    }
+    if args.faulty_validator {
+        let faulty = sibling("crucible-dapp-faulty").map_err(|_| {
+            unavailable(
+                "crucible-dapp-faulty is not beside this binary: build it with `cargo build -p crucible-dapp-faulty --features faulty` (add --release for a release build)",
+            )
+        })?;
+        plans.push(ValidatorPlan {
+            key: validator_key(plans.len() as u64)?,
+            dapp: vec![faulty.into_os_string()],
+            what: "FAULTY DApp".into(),
+        });
+    }
+    Ok(plans)
+}
+
+/// Starts one validator's node (`n`: its number, for file names; the first listens on
+/// `port`) and waits for its ready line; returns its query API URL and pid.
+fn start_node(
+    dir: &Path,
+    n: usize,
+    rpc: &str,
+    app: alloy::primitives::Address,
+    plan: &ValidatorPlan,
+    port: u16,
+) -> anyhow::Result<(String, u32)> {
+    let node_bin = sibling("crucible-node")?;
+    let suffix = if n == 0 {
+        String::new()
+    } else {
+        format!("-{n}")
+    };
+    let out = dir.join(format!("node{suffix}.out"));
+    let log = dir.join(format!("node{suffix}.log"));
+    let child = Command::new(&node_bin)
+        .arg("run")
+        .args(["--rpc", rpc, "--app", &app.to_string()])
+        .arg("--key")
+        .arg(alloy::primitives::hex::encode_prefixed(plan.key.to_bytes()))
+        .arg("--db")
+        .arg(dir.join(format!("node{suffix}.sqlite")))
+        .args([
+            "--http",
+            &format!("127.0.0.1:{port}"),
+            "--poll-ms",
+            "100",
+            "--",
+        ])
+        .args(&plan.dapp)
+        .stdout(std::fs::File::create(&out)?)
+        .stderr(std::fs::File::create(&log)?)
+        .stdin(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("starting {}", node_bin.display()))?;
+    let started = Instant::now();
+    loop {
+        let line = std::fs::read_to_string(&out).unwrap_or_default();
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line.trim()) {
+            return Ok((
+                v["http"].as_str().unwrap_or_default().to_string(),
+                child.id(),
+            ));
+        }
+        if !alive(child.id()) || started.elapsed() > Duration::from_secs(60) {
+            return Err(unavailable(format!(
+                "validator {n}'s node did not start: {}",
+                tail(&log)
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Starts a devnet under `home`; `say` prints progress on stderr.
 pub(crate) async fn up(home: &Path, args: &UpArgs, say: bool) -> anyhow::Result<DevnetState> {
     if let Some(s) = DevnetState::load(home)? {
-        if alive(s.anvil_pid) || alive(s.node_pid) {
+        if alive(s.anvil_pid) || s.pids().any(alive) {
             return Err(unavailable(format!(
                 "a devnet is already up (chain at {}, node at {}): `crucible devnet down` first",
                 s.rpc, s.node
@@ -212,8 +359,9 @@ pub(crate) async fn up(home: &Path, args: &UpArgs, say: bool) -> anyhow::Result<
         DevnetState::remove(home)?;
     }
     let anvil = find_anvil(args.anvil.as_deref())?;
-    let node_bin = sibling("crucible-node")?;
-    let dapp = sibling("crucible-dapp")?;
+    sibling("crucible-node")?;
+    let operator: PrivateKeySigner = ANVIL_KEYS[OPERATOR].parse()?;
+    let plans = plan(args, &operator)?;
     if !args.rollups.join("InputBox.sol/InputBox.json").exists() {
         return Err(unavailable(format!(
             "the Cartesi Rollups artifacts are not in {}: run `npm ci` (installs @cartesi/rollups 2.2.0)",
@@ -227,14 +375,7 @@ pub(crate) async fn up(home: &Path, args: &UpArgs, say: bool) -> anyhow::Result<
     let dir = DevnetState::dir(home);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let dir = dir.canonicalize()?;
-    for stale in [
-        "node.sqlite",
-        "node.sqlite-wal",
-        "node.sqlite-shm",
-        "node.out",
-    ] {
-        let _ = std::fs::remove_file(dir.join(stale));
-    }
+    remove_databases(&dir);
     let log = |name: &str| std::fs::File::create(dir.join(name));
     let anvil_log = log("anvil.log")?;
     let anvil_child = Command::new(&anvil)
@@ -264,13 +405,18 @@ pub(crate) async fn up(home: &Path, args: &UpArgs, say: bool) -> anyhow::Result<
         eprintln!("anvil up on {rpc}; deploying");
     }
 
-    let operator: PrivateKeySigner = ANVIL_KEYS[OPERATOR].parse()?;
     let provider = crucible_node::signing_provider(rpc.parse()?, operator.clone());
     let unit = U256::from(10u64).pow(U256::from(18u64));
     let per_account = U256::from(args.faucet) * unit;
+    let consensus = if plans.len() == 1 {
+        devnet::ConsensusSpec::Authority(operator.address())
+    } else {
+        devnet::ConsensusSpec::Quorum(plans.iter().map(|p| p.key.address()).collect())
+    };
     let deployment = devnet::deploy(
         &provider,
         operator.address(),
+        &consensus,
         args.epoch_length,
         &args.rollups,
         &args.token_artifact,
@@ -288,41 +434,30 @@ pub(crate) async fn up(home: &Path, args: &UpArgs, say: bool) -> anyhow::Result<
             .await?;
     }
 
-    let node_out = dir.join("node.out");
-    let node_child = Command::new(&node_bin)
-        .arg("run")
-        .args(["--rpc", &rpc, "--app", &deployment.application.to_string()])
-        .args(["--key", ANVIL_KEYS[OPERATOR]])
-        .arg("--db")
-        .arg(dir.join("node.sqlite"))
-        .args([
-            "--http",
-            &format!("127.0.0.1:{node_port}"),
-            "--poll-ms",
-            "100",
-            "--",
-        ])
-        .arg(&dapp)
-        .stdout(std::fs::File::create(&node_out)?)
-        .stderr(log("node.log")?)
-        .stdin(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .with_context(|| format!("starting {}", node_bin.display()))?;
-    let started = Instant::now();
-    let node = loop {
-        let line = std::fs::read_to_string(&node_out).unwrap_or_default();
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line.trim()) {
-            break v["http"].as_str().unwrap_or_default().to_string();
-        }
-        if !alive(node_child.id()) || started.elapsed() > Duration::from_secs(60) {
-            return Err(unavailable(format!(
-                "the node did not start: {}",
-                tail(&dir.join("node.log"))
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    // Validators other than the operator pay for their claims' gas.
+    for p in &plans[1..] {
+        provider
+            .send_transaction(
+                TransactionRequest::default()
+                    .with_to(p.key.address())
+                    .with_value(U256::from(100u64) * unit),
+            )
+            .await?
+            .confirmed()
+            .await?;
+    }
+    let mut validators = Vec::new();
+    for (n, p) in plans.iter().enumerate() {
+        let port = if n == 0 { node_port } else { 0 };
+        let (node, pid) = start_node(&dir, n, &rpc, deployment.application, p, port)?;
+        validators.push(Validator {
+            address: p.key.address(),
+            node,
+            pid,
+            dapp: p.what.clone(),
+        });
+    }
+    let (node, node_pid) = (validators[0].node.clone(), validators[0].pid);
     let state = DevnetState {
         rpc,
         node,
@@ -331,11 +466,25 @@ pub(crate) async fn up(home: &Path, args: &UpArgs, say: bool) -> anyhow::Result<
         epoch_length: args.epoch_length,
         operator_account: OPERATOR,
         anvil_pid: anvil_child.id(),
-        node_pid: node_child.id(),
+        node_pid,
+        validators,
         dir,
     };
     state.save(home)?;
     Ok(state)
+}
+
+/// Removes the validators' databases (and ready files) a devnet left in `dir`.
+fn remove_databases(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("node") && (name.contains(".sqlite") || name.ends_with(".out")) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn terminate(pid: u32) {
@@ -360,11 +509,11 @@ pub(crate) fn down(home: &Path) -> anyhow::Result<bool> {
     let Some(state) = DevnetState::load(home)? else {
         return Ok(false);
     };
-    terminate(state.node_pid);
-    terminate(state.anvil_pid);
-    for stale in ["node.sqlite", "node.sqlite-wal", "node.sqlite-shm"] {
-        let _ = std::fs::remove_file(state.dir.join(stale));
+    for pid in state.pids() {
+        terminate(pid);
     }
+    terminate(state.anvil_pid);
+    remove_databases(&state.dir);
     DevnetState::remove(home)?;
     Ok(true)
 }
@@ -376,7 +525,7 @@ async fn status(global: &Global) -> anyhow::Result<()> {
             global.home.display()
         )));
     };
-    let (anvil_up, node_up) = (alive(state.anvil_pid), alive(state.node_pid));
+    let (anvil_up, node_up) = (alive(state.anvil_pid), state.pids().all(alive));
     let processed = if node_up {
         let s = global.session(false).await?;
         Some(crate::node_api::hex_u64(

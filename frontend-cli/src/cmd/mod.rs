@@ -6,3 +6,4 @@ pub(crate) mod devnet;
 pub(crate) mod payouts;
 pub(crate) mod score;
 pub(crate) mod submit;
+pub(crate) mod validate;

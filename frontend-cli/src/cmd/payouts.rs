@@ -122,7 +122,7 @@ pub(crate) async fn list(global: &Global, mine: bool) -> anyhow::Result<()> {
                 if r["proof_ready"] == true {
                     "ready"
                 } else {
-                    "waiting for the epoch's claim"
+                    "waiting for an accepted root"
                 }
             );
         }
@@ -130,13 +130,14 @@ pub(crate) async fn list(global: &Global, mine: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Executes voucher `index` with the node's proof, waiting up to `wait` for the epoch's
-/// claim; returns the payee's balance before and after.
+/// Executes voucher `index` with the node's proof, waiting up to `wait` for the consensus to
+/// accept a root that covers it (the node proves outputs only against such roots); checks
+/// the proof on chain before sending; returns the payee's balance before and after.
 pub(crate) async fn execute_one(s: &Session, index: u64, wait: Duration) -> anyhow::Result<Value> {
     let started = Instant::now();
-    let spinner = s
-        .node
-        .spinner(format!("waiting for the claim of output {index}'s epoch"));
+    let spinner = s.node.spinner(format!(
+        "waiting for the consensus to accept the root of output {index}'s epoch"
+    ));
     let v = loop {
         let out = s
             .node
@@ -154,7 +155,7 @@ pub(crate) async fn execute_one(s: &Session, index: u64, wait: Duration) -> anyh
         }
         if started.elapsed() > wait {
             bail!(
-                "output {index} has no proof yet: its epoch is not claimed (the node claims an epoch once the chain is past it)"
+                "output {index} has no proof yet: the consensus has accepted no root that covers it, as this node computed it (epochs are claimed once the chain is past them; a Quorum accepts a root once a majority of validators claims it; `crucible validate` shows who claimed what)"
             );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -167,7 +168,17 @@ pub(crate) async fn execute_one(s: &Session, index: u64, wait: Duration) -> anyh
         outputIndex: index,
         outputHashesSiblings: v.siblings.clone().unwrap_or_default(),
     };
-    let receipt = IApplication::new(s.app, &s.provider)
+    let application = IApplication::new(s.app, &s.provider);
+    if let Err(e) = application
+        .validateOutput(Bytes::from(v.raw.clone()), proof.clone())
+        .call()
+        .await
+    {
+        bail!(
+            "the node's proof of output {index} is not against a root the consensus accepted ({e}): this node's history differs from the accepted one; ask another validator's node (`crucible validate` names who diverged)"
+        );
+    }
+    let receipt = application
         .executeOutput(Bytes::from(v.raw.clone()), proof)
         .send()
         .await
@@ -204,7 +215,7 @@ pub(crate) struct ExecuteArgs {
     /// Every unexecuted voucher that pays the signer.
     #[arg(long)]
     all_mine: bool,
-    /// Seconds to wait for the epoch's claim.
+    /// Seconds to wait for the consensus to accept a root that covers the voucher.
     #[arg(long, default_value_t = 120)]
     wait: u64,
 }
