@@ -5,11 +5,11 @@ use alloy::{
     primitives::Address, providers::ProviderBuilder, signers::local::PrivateKeySigner,
     sol_types::SolCall,
 };
-use crucible_e2e::{bins, repo, skipped, token_artifact, tool};
+use crucible_e2e::{crucible, crucible_json, repo, skipped, token_artifact, tool};
 use crucible_node::Confirm;
 use crucible_node::devnet::{ANVIL_KEYS, IInputBox};
 use crucible_types::{Cid, abi};
-use std::{path::Path, process::Command, time::Duration};
+use std::{path::Path, time::Duration};
 
 fn addr(devnet: &serde_json::Value, key: &str) -> Address {
     devnet["deployment"][key].as_str().unwrap().parse().unwrap()
@@ -63,38 +63,9 @@ async fn first_chunk_then_count(devnet: &serde_json::Value, blob: &[u8]) -> u64 
     panic!("the node never listed the first chunk");
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn crucible(home: &Path, args: &[&str]) -> Run {
-    let out = Command::new(&bins().cli)
-        .args(args)
-        .arg("--home")
-        .arg(home)
-        .current_dir(repo())
-        .env_remove("CRUCIBLE_RPC")
-        .env_remove("CRUCIBLE_NODE")
-        .env_remove("CRUCIBLE_APP")
-        .env_remove("CRUCIBLE_KEY")
-        .output()
-        .expect("crucible runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 /// Runs a command that must succeed and print JSON; returns it pretty-printed for a snapshot.
 fn ok_json(home: &Path, args: &[&str]) -> String {
-    let r = crucible(home, args);
-    assert_eq!(r.code, 0, "crucible {args:?}: {}", r.stderr);
-    let v: serde_json::Value = serde_json::from_str(&r.stdout)
-        .unwrap_or_else(|e| panic!("crucible {args:?} printed no JSON ({e}): {}", r.stdout));
-    serde_json::to_string_pretty(&v).unwrap()
+    serde_json::to_string_pretty(&crucible_json(home, args)).unwrap()
 }
 
 macro_rules! snapshot {

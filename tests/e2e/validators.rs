@@ -9,49 +9,16 @@ use alloy::{
     primitives::{Address, B256, Bytes},
     providers::ProviderBuilder,
 };
-use crucible_e2e::{bins, hex_bytes, hex_u64, repo, skipped, token_artifact, tool};
+use crucible_e2e::{
+    crucible, crucible_json, hex_bytes, hex_u64, repo, rpc_at, skipped, token_artifact, tool,
+};
 use crucible_node::{
     merkle::OutputsTree,
     query::EpochClaims,
     runner::{IApplication, OutputValidityProof},
 };
 use serde_json::{Value, json};
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn crucible(home: &Path, args: &[&str]) -> Run {
-    let out = Command::new(&bins().cli)
-        .args(args)
-        .arg("--home")
-        .arg(home)
-        .current_dir(repo())
-        .env_remove("CRUCIBLE_RPC")
-        .env_remove("CRUCIBLE_NODE")
-        .env_remove("CRUCIBLE_APP")
-        .env_remove("CRUCIBLE_KEY")
-        .output()
-        .expect("crucible runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn ok_json(home: &Path, args: &[&str]) -> Value {
-    let r = crucible(home, args);
-    assert_eq!(r.code, 0, "crucible {args:?}: {}", r.stderr);
-    serde_json::from_str(&r.stdout)
-        .unwrap_or_else(|e| panic!("crucible {args:?} printed no JSON ({e}): {}", r.stdout))
-}
+use std::{path::PathBuf, process::Command};
 
 /// A devnet under a fresh home, stopped when dropped.
 struct Devnet {
@@ -71,7 +38,7 @@ impl Devnet {
         let _ = std::fs::remove_dir_all(&home);
         let mut args = vec!["devnet", "up", "--port", "0", "--node-port", "0", "--json"];
         args.extend(extra);
-        let state = ok_json(&home, &args);
+        let state = crucible_json(&home, &args);
         Some(Self { home, state })
     }
 
@@ -102,7 +69,7 @@ impl Devnet {
     /// submitted by dev accounts 2, 3, …; the deadline passes; the test set is revealed and
     /// the competition finalized.
     fn competition(&self, models: &[&str]) {
-        ok_json(
+        crucible_json(
             &self.home,
             &[
                 "competition",
@@ -120,7 +87,7 @@ impl Devnet {
         );
         for (i, model) in models.iter().enumerate() {
             let account = (i + 2).to_string();
-            ok_json(
+            crucible_json(
                 &self.home,
                 &[
                     "submit",
@@ -134,12 +101,12 @@ impl Devnet {
                 ],
             );
         }
-        ok_json(&self.home, &["devnet", "time", "3700", "--json"]);
-        ok_json(
+        crucible_json(&self.home, &["devnet", "time", "3700", "--json"]);
+        crucible_json(
             &self.home,
             &["competition", "reveal", "1", "--dev-account", "1", "--json"],
         );
-        ok_json(
+        crucible_json(
             &self.home,
             &[
                 "competition",
@@ -154,19 +121,8 @@ impl Devnet {
 
     /// `crucible_listClaims` of the node at `url`.
     async fn claims(&self, url: &str) -> Vec<EpochClaims> {
-        let answer: Value = reqwest::Client::new()
-            .post(format!("{url}/rpc"))
-            .json(
-                &json!({"jsonrpc": "2.0", "id": 1, "method": "crucible_listClaims",
-                          "params": {"application": "crucible"}}),
-            )
-            .send()
-            .await
-            .expect("the node answers")
-            .json()
-            .await
-            .expect("JSON");
-        serde_json::from_value(answer["result"]["data"].clone()).expect("EpochClaims rows")
+        let answer = rpc_at(url, "crucible_listClaims", json!({})).await;
+        serde_json::from_value(answer["data"].clone()).expect("EpochClaims rows")
     }
 
     /// Waits until the node at `url` has seen a claim from each of `voters` for every
@@ -258,7 +214,7 @@ async fn faulty_validator_is_outvoted() {
 
     // The winner executes its voucher with the honest node's proof against the accepted
     // root.
-    let executed = ok_json(
+    let executed = crucible_json(
         &devnet.home,
         &["execute", "--all-mine", "--dev-account", "2", "--json"],
     );
@@ -355,19 +311,8 @@ async fn faulty_validator_is_outvoted() {
 }
 
 async fn list_outputs(url: &str) -> Vec<Vec<u8>> {
-    let answer: Value = reqwest::Client::new()
-        .post(format!("{url}/rpc"))
-        .json(
-            &json!({"jsonrpc": "2.0", "id": 1, "method": "cartesi_listOutputs",
-                      "params": {"application": "crucible", "limit": 10000}}),
-        )
-        .send()
-        .await
-        .expect("the node answers")
-        .json()
-        .await
-        .expect("JSON");
-    answer["result"]["data"]
+    let answer = rpc_at(url, "cartesi_listOutputs", json!({"limit": 10000})).await;
+    answer["data"]
         .as_array()
         .expect("outputs")
         .iter()
@@ -417,7 +362,7 @@ async fn riscv_and_native_validators_agree_on_a_whole_competition() {
         list_outputs(&validators[1].1).await
     );
     // A replay in a fresh native DApp agrees with every claim.
-    let report = ok_json(&devnet.home, &["validate", "--json"]);
+    let report = crucible_json(&devnet.home, &["validate", "--json"]);
     assert_eq!(report["ok"], true, "{report}");
     let epochs = report["epochs"].as_array().unwrap();
     assert_eq!(epochs.len(), rows.len());

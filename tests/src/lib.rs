@@ -164,6 +164,70 @@ pub struct NodeArgs {
     pub confirmations: u64,
 }
 
+/// One JSON-RPC call to the node whose query API is at `url`; the whole answer.
+pub async fn rpc_answer(client: &reqwest::Client, url: &str, method: &str, params: Value) -> Value {
+    client
+        .post(format!("{url}/rpc"))
+        .json(&json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }))
+        .send()
+        .await
+        .expect("the node answers")
+        .json()
+        .await
+        .expect("JSON-RPC answer")
+}
+
+/// One JSON-RPC call to the node at `url` for the application `crucible`; returns
+/// `result`, or panics with the error.
+pub async fn rpc_at(url: &str, method: &str, mut params: Value) -> Value {
+    params["application"] = json!("crucible");
+    let answer = rpc_answer(&reqwest::Client::new(), url, method, params).await;
+    answer
+        .get("result")
+        .cloned()
+        .unwrap_or_else(|| panic!("{method} failed: {answer}"))
+}
+
+/// What one run of the `crucible` CLI printed, and its exit code.
+#[derive(Debug)]
+pub struct CliRun {
+    /// The exit code (-1 if killed by a signal).
+    pub code: i32,
+    /// Its stdout.
+    pub stdout: String,
+    /// Its stderr.
+    pub stderr: String,
+}
+
+/// Runs `crucible args --home home` from the repository root, with no `CRUCIBLE_*`
+/// endpoint or key inherited from the environment.
+pub fn crucible(home: &Path, args: &[&str]) -> CliRun {
+    let out = Command::new(&bins().cli)
+        .args(args)
+        .arg("--home")
+        .arg(home)
+        .current_dir(repo())
+        .env_remove("CRUCIBLE_RPC")
+        .env_remove("CRUCIBLE_NODE")
+        .env_remove("CRUCIBLE_APP")
+        .env_remove("CRUCIBLE_KEY")
+        .output()
+        .expect("crucible runs");
+    CliRun {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs a `crucible` command that must succeed and print one JSON document.
+pub fn crucible_json(home: &Path, args: &[&str]) -> Value {
+    let r = crucible(home, args);
+    assert_eq!(r.code, 0, "crucible {args:?}: {}", r.stderr);
+    serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("crucible {args:?} printed no JSON ({e}): {}", r.stdout))
+}
+
 /// `crucible-node run` as a child process; SIGKILLed when dropped.
 #[derive(Debug)]
 pub struct NodeProcess {
@@ -266,15 +330,7 @@ impl NodeProcess {
 
     /// One JSON-RPC call; the whole answer.
     pub async fn rpc_raw(&self, method: &str, params: Value) -> Value {
-        self.client
-            .post(format!("{}/rpc", self.url))
-            .json(&json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }))
-            .send()
-            .await
-            .expect("the node answers")
-            .json()
-            .await
-            .expect("JSON-RPC answer")
+        rpc_answer(&self.client, &self.url, method, params).await
     }
 
     /// `GET path` → status and body.
