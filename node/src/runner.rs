@@ -97,6 +97,9 @@ pub struct Runner<P> {
     unchecked: Vec<ChainClaim>,
     /// Roots the consensus accepted that are not yet compared with this node's.
     unchecked_accepted: Vec<AcceptedClaim>,
+    /// Every claim the consensus logged so far, and every epoch it accepted a root for.
+    seen_claims: std::collections::BTreeSet<(u64, Address, B256)>,
+    seen_accepted: std::collections::BTreeSet<u64>,
     /// The first block of the consensus' logs not yet read.
     consensus_next: u64,
     next_block: u64,
@@ -144,7 +147,12 @@ impl<P: Provider> Runner<P> {
             inputs: Vec::new(),
             claims,
             proven,
+            seen_claims: unchecked
+                .iter()
+                .map(|c| (c.block, c.submitter, c.root))
+                .collect(),
             unchecked,
+            seen_accepted: unchecked_accepted.iter().map(|a| a.block).collect(),
             unchecked_accepted,
             consensus_next,
             next_block,
@@ -515,16 +523,17 @@ impl<P: Provider> Runner<P> {
             let end = to_block.min(from + LOG_RANGE - 1);
             let (claims, accepted) =
                 consensus_logs(&self.provider, consensus, self.app, from, end).await?;
-            let known_claims = self.store.chain_claims()?;
-            let known_accepted = self.store.accepted()?;
             self.store.record_consensus(&claims, &accepted, end + 1)?;
-            self.unchecked
-                .extend(claims.into_iter().filter(|c| !known_claims.contains(c)));
-            self.unchecked_accepted.extend(
-                accepted
-                    .into_iter()
-                    .filter(|a| known_accepted.iter().all(|k| k.block != a.block)),
-            );
+            for c in claims {
+                if self.seen_claims.insert((c.block, c.submitter, c.root)) {
+                    self.unchecked.push(c);
+                }
+            }
+            for a in accepted {
+                if self.seen_accepted.insert(a.block) {
+                    self.unchecked_accepted.push(a);
+                }
+            }
             self.consensus_next = end + 1;
             from = end + 1;
         }
