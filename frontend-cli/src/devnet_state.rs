@@ -38,9 +38,9 @@ pub(crate) struct Validator {
 }
 
 impl DevnetState {
-    /// Every node process of the devnet.
+    /// Every node process of the devnet (the first validator's is `node_pid`).
     pub(crate) fn pids(&self) -> impl Iterator<Item = u32> + '_ {
-        std::iter::once(self.node_pid).chain(self.validators.iter().map(|v| v.pid))
+        std::iter::once(self.node_pid).chain(self.validators.iter().skip(1).map(|v| v.pid))
     }
 
     pub(crate) fn dir(home: &Path) -> PathBuf {

@@ -9,7 +9,7 @@ use crate::{
     Confirm, Error, Result,
     devnet::IInputBox,
     machine::HostMachine,
-    merkle::OutputsTree,
+    merkle::{HEIGHT, OutputsTree, zero_hashes},
     rollup_api::{RequestResult, RollupRequest, Status},
     store::{AcceptedClaim, ChainClaim, ChunkRef, ClaimRecord, ProvenEpoch, Store, StoredInput},
 };
@@ -72,6 +72,8 @@ pub struct InputRecord {
     pub first_output: u64,
     /// Outputs it produced (0 if rejected).
     pub outputs: u64,
+    /// The outputs root after it.
+    pub root: B256,
     /// Its reports.
     pub reports: Vec<Vec<u8>>,
 }
@@ -301,15 +303,17 @@ impl<P: Provider> Runner<P> {
             self.outputs.extend(result.outputs);
         }
         let outputs = self.tree.len() - first_output;
+        let root = self.tree.root();
         self.inputs.push(InputRecord {
             index,
             block,
             status: result.status,
             first_output,
             outputs,
+            root,
             reports: result.reports,
         });
-        self.tree.root()
+        root
     }
 
     async fn process(&mut self, block: u64, blob: &[u8]) -> Result<()> {
@@ -371,21 +375,23 @@ impl<P: Provider> Runner<P> {
         &self.proven
     }
 
-    /// Outputs in the tree after every input up to and including `block`.
-    fn outputs_at(&self, block: u64) -> u64 {
+    /// The outputs root at the end of `block` and the outputs in the tree then: those of
+    /// the last input at or before it.
+    pub fn root_at(&self, block: u64) -> (B256, u64) {
         self.inputs
             .iter()
             .rev()
             .find(|i| i.block <= block)
-            .map_or(0, |i| i.first_output + i.outputs)
+            .map_or((zero_hashes()[HEIGHT], 0), |i| {
+                (i.root, i.first_output + i.outputs)
+            })
     }
 
-    /// The outputs root at the end of `block` and the outputs in the tree then.
-    pub fn root_at(&self, block: u64) -> (B256, u64) {
-        let outputs = self.outputs_at(block);
+    /// The outputs tree as it was after its first `outputs` outputs.
+    fn tree_at(&self, outputs: u64) -> OutputsTree {
         let mut tree = self.tree.clone();
         tree.truncate(outputs);
-        (tree.root(), outputs)
+        tree
     }
 
     /// Claims through `consensus`, signed by `claimer` (this runner provider's sender: the
@@ -409,11 +415,10 @@ impl<P: Provider> Runner<P> {
         let (root, outputs) = self.root_at(block);
         let consensus_contract = IConsensus::new(consensus, &self.provider);
         let call = consensus_contract.submitClaim(self.app, U256::from(block), root);
-        // The estimate is taken against today's state; by the time the claim is mined
-        // other validators may have voted, and the vote that reaches the Quorum's majority
-        // also accepts the claim, which costs more. Hence the headroom.
-        // Estimated in the pending block, the one the claim goes into: the consensus wants
-        // the epoch's last block in the past, which the latest block may not yet be.
+        // Estimated in the pending block, the one the claim goes into (the consensus wants
+        // the epoch's last block in the past, which the latest block may not yet be), with
+        // headroom: by the time the claim is mined other validators may have voted, and
+        // the vote that reaches a Quorum's majority also accepts the claim, which costs more.
         let sent = match call
             .clone()
             .block(alloy::eips::BlockId::pending())
@@ -491,8 +496,7 @@ impl<P: Provider> Runner<P> {
         if !valid {
             return Ok(false);
         }
-        let mut tree = self.tree.clone();
-        tree.truncate(outputs);
+        let tree = self.tree_at(outputs);
         let from = self.proven.last().map_or(0, |p| p.outputs);
         let proofs: Vec<(u64, Vec<B256>)> = (from..outputs)
             .filter_map(|i| Some((i, tree.proof(i)?)))
@@ -595,9 +599,7 @@ impl<P: Provider> Runner<P> {
     /// root that covers it and that the consensus holds valid.
     pub fn proof(&self, index: u64) -> Option<(Bytes, OutputValidityProof)> {
         let epoch = self.proven.iter().rev().find(|c| c.outputs > index)?;
-        let mut tree = self.tree.clone();
-        tree.truncate(epoch.outputs);
-        let siblings = tree.proof(index)?;
+        let siblings = self.tree_at(epoch.outputs).proof(index)?;
         let output = Bytes::from(self.outputs.get(index as usize)?.clone());
         Some((
             output,
@@ -609,6 +611,47 @@ impl<P: Provider> Runner<P> {
     }
 }
 
+/// What a node reads of an application before it follows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppOnChain {
+    /// The consensus that validates its outputs roots.
+    pub consensus: Address,
+    /// The consensus' epoch length (at least 1).
+    pub epoch_length: u64,
+    /// The block the application was deployed in (where its inputs can start).
+    pub deployment_block: u64,
+}
+
+/// Reads `app`'s consensus, the consensus' epoch length and `app`'s deployment block; an
+/// address that does not answer as a Cartesi application is an error that says so.
+pub async fn app_on_chain(provider: &impl Provider, app: Address) -> Result<AppOnChain> {
+    let application = IApplication::new(app, provider);
+    let consensus = application
+        .getOutputsMerkleRootValidator()
+        .call()
+        .await
+        .map_err(|e| {
+            Error::Reverted(format!(
+                "{app} does not answer as a Cartesi application: {e}"
+            ))
+        })?;
+    let epoch_length = u64::try_from(
+        IConsensus::new(consensus, provider)
+            .getEpochLength()
+            .call()
+            .await?,
+    )
+    .unwrap_or(u64::MAX)
+    .max(1);
+    let deployment_block =
+        u64::try_from(application.getDeploymentBlockNumber().call().await?).unwrap_or(0);
+    Ok(AppOnChain {
+        consensus,
+        epoch_length,
+        deployment_block,
+    })
+}
+
 /// The claims and accepted roots `consensus` logged for `app` in blocks `from..=to`.
 pub async fn consensus_logs(
     provider: &impl Provider,
@@ -617,48 +660,63 @@ pub async fn consensus_logs(
     from: u64,
     to: u64,
 ) -> Result<(Vec<ChainClaim>, Vec<AcceptedClaim>)> {
-    let submitted = Filter::new()
+    let range = Filter::new()
         .address(consensus)
-        .event_signature(IConsensus::ClaimSubmitted::SIGNATURE_HASH)
-        .topic2(app.into_word())
         .from_block(from)
         .to_block(to);
-    let mut claims = Vec::new();
-    for log in provider.get_logs(&submitted).await? {
-        let tx = log.transaction_hash;
-        let event = log
-            .log_decode::<IConsensus::ClaimSubmitted>()
-            .map_err(|e| Error::Reverted(format!("ClaimSubmitted: {e}")))?
-            .inner
-            .data;
-        claims.push(ChainClaim {
-            block: u64::try_from(event.lastProcessedBlockNumber).unwrap_or(u64::MAX),
-            submitter: event.submitter,
-            root: event.outputsMerkleRoot,
-            tx,
-        });
-    }
-    let accepted_filter = Filter::new()
-        .address(consensus)
-        .event_signature(IConsensus::ClaimAccepted::SIGNATURE_HASH)
-        .topic1(app.into_word())
-        .from_block(from)
-        .to_block(to);
-    let mut accepted = Vec::new();
-    for log in provider.get_logs(&accepted_filter).await? {
-        let tx = log.transaction_hash;
-        let event = log
-            .log_decode::<IConsensus::ClaimAccepted>()
-            .map_err(|e| Error::Reverted(format!("ClaimAccepted: {e}")))?
-            .inner
-            .data;
-        accepted.push(AcceptedClaim {
-            block: u64::try_from(event.lastProcessedBlockNumber).unwrap_or(u64::MAX),
-            root: event.outputsMerkleRoot,
-            tx,
-        });
-    }
+    let block = |b: U256| u64::try_from(b).unwrap_or(u64::MAX);
+    let claims = decoded_logs::<IConsensus::ClaimSubmitted>(
+        provider,
+        &range
+            .clone()
+            .event_signature(IConsensus::ClaimSubmitted::SIGNATURE_HASH)
+            .topic2(app.into_word()),
+    )
+    .await?
+    .into_iter()
+    .map(|(e, tx)| ChainClaim {
+        block: block(e.lastProcessedBlockNumber),
+        submitter: e.submitter,
+        root: e.outputsMerkleRoot,
+        tx,
+    })
+    .collect();
+    let accepted = decoded_logs::<IConsensus::ClaimAccepted>(
+        provider,
+        &range
+            .event_signature(IConsensus::ClaimAccepted::SIGNATURE_HASH)
+            .topic1(app.into_word()),
+    )
+    .await?
+    .into_iter()
+    .map(|(e, tx)| AcceptedClaim {
+        block: block(e.lastProcessedBlockNumber),
+        root: e.outputsMerkleRoot,
+        tx,
+    })
+    .collect();
     Ok((claims, accepted))
+}
+
+/// The logs `filter` selects, decoded as `E`, each with its transaction.
+async fn decoded_logs<E: SolEvent>(
+    provider: &impl Provider,
+    filter: &Filter,
+) -> Result<Vec<(E, Option<B256>)>> {
+    provider
+        .get_logs(filter)
+        .await?
+        .into_iter()
+        .map(|log| {
+            let tx = log.transaction_hash;
+            let event = log
+                .log_decode::<E>()
+                .map_err(|e| Error::Reverted(format!("{}: {e}", E::SIGNATURE)))?
+                .inner
+                .data;
+            Ok((event, tx))
+        })
+        .collect()
 }
 
 /// How many inputs the InputBox held for `app` at the end of `block`.

@@ -7,7 +7,7 @@ use crate::{
     Error, Result,
     machine::{DappCommand, HostMachine, MachineConfig},
     query::{self, InspectJob, QueryConfig},
-    runner::{IApplication, IConsensus, Runner},
+    runner::{AppOnChain, Runner, app_on_chain},
     store::Store,
 };
 use alloy::{
@@ -101,29 +101,12 @@ pub async fn start(config: NodeConfig) -> Result<Node> {
         None => ProviderBuilder::new().connect_http(url).erased(),
     };
     let chain_id = provider.get_chain_id().await?;
-    let application = IApplication::new(config.app, &provider);
-    let consensus = application
-        .getOutputsMerkleRootValidator()
-        .call()
-        .await
-        .map_err(|e| {
-            Error::Reverted(format!(
-                "{} does not answer as a Cartesi application: {e}",
-                config.app
-            ))
-        })?;
-    let epoch_length = u64::try_from(
-        IConsensus::new(consensus, &provider)
-            .getEpochLength()
-            .call()
-            .await?,
-    )
-    .unwrap_or(u64::MAX)
-    .max(1);
-    let from_block = match config.from_block {
-        Some(b) => b,
-        None => u64::try_from(application.getDeploymentBlockNumber().call().await?).unwrap_or(0),
-    };
+    let AppOnChain {
+        consensus,
+        epoch_length,
+        deployment_block,
+    } = app_on_chain(&provider, config.app).await?;
+    let from_block = config.from_block.unwrap_or(deployment_block);
 
     let store = Store::open(&config.db)?;
     let mut machine_config = config.machine.clone();

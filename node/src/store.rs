@@ -471,7 +471,7 @@ impl Store {
             .optional()
             .map_err(sql)?;
         Ok(row.map_or(
-            (crate::merkle::OutputsTree::new().root(), 0),
+            (crate::merkle::zero_hashes()[crate::merkle::HEIGHT], 0),
             |(root, first, n)| (B256::from_slice(&root), (first + n) as u64),
         ))
     }

@@ -103,12 +103,8 @@ impl DemoArgs {
         if self.native_only {
             return None;
         }
-        let qemu = std::env::var_os("PATH")
-            .into_iter()
-            .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-            .any(|d| d.join("qemu-riscv64-static").exists());
         let dapp = PathBuf::from(RISCV_DAPP);
-        (qemu && dapp.exists()).then_some(dapp)
+        (devnet::on_path("qemu-riscv64-static").is_some() && dapp.exists()).then_some(dapp)
     }
 
     pub(crate) async fn run(self, global: &Global) -> anyhow::Result<()> {

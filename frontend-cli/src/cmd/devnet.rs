@@ -168,16 +168,20 @@ fn find_anvil(given: Option<&Path>) -> anyhow::Result<PathBuf> {
     if local.exists() {
         return Ok(local);
     }
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join("anvil"))
-        .find(|p| p.exists())
-        .ok_or_else(|| {
+    on_path("anvil").ok_or_else(|| {
             unavailable(
                 "anvil not found: run `npm ci` in the repository (installs @foundry-rs/anvil 1.7.1) or pass --anvil PATH",
             )
         })
+}
+
+/// `name` in a directory of `PATH`, if it is there.
+pub(crate) fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(name))
+        .find(|p| p.exists())
 }
 
 /// A binary installed beside this one (`crucible-node`, `crucible-dapp`).
@@ -291,7 +295,7 @@ fn plan(args: &UpArgs, operator: &PrivateKeySigner) -> anyhow::Result<Vec<Valida
 
 /// Starts one validator's node (`n`: its number, for file names; the first listens on
 /// `port`) and waits for its ready line; returns its query API URL and pid.
-fn start_node(
+async fn start_node(
     dir: &Path,
     n: usize,
     rpc: &str,
@@ -343,7 +347,7 @@ fn start_node(
                 tail(&log)
             )));
         }
-        std::thread::sleep(Duration::from_millis(50));
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -449,7 +453,7 @@ pub(crate) async fn up(home: &Path, args: &UpArgs, say: bool) -> anyhow::Result<
     let mut validators = Vec::new();
     for (n, p) in plans.iter().enumerate() {
         let port = if n == 0 { node_port } else { 0 };
-        let (node, pid) = start_node(&dir, n, &rpc, deployment.application, p, port)?;
+        let (node, pid) = start_node(&dir, n, &rpc, deployment.application, p, port).await?;
         validators.push(Validator {
             address: p.key.address(),
             node,

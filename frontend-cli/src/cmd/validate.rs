@@ -15,7 +15,7 @@ use alloy::{
 use anyhow::Context;
 use crucible_node::{
     machine::{DappCommand, HostMachine, MachineConfig},
-    runner::{IApplication, IConsensus, LOG_RANGE, Runner, consensus_logs},
+    runner::{AppOnChain, LOG_RANGE, Runner, app_on_chain, consensus_logs},
     store::{AcceptedClaim, ChainClaim, Store},
 };
 use crucible_types::abi::{ICrucibleOutputsCalls, Outputs};
@@ -247,155 +247,143 @@ pub(crate) async fn check(
     dapp: &[OsString],
     against: Option<&str>,
 ) -> anyhow::Result<Report> {
-    {
-        let app = IApplication::new(s.app, &s.provider);
-        let consensus = app
-            .getOutputsMerkleRootValidator()
-            .call()
-            .await
-            .with_context(|| format!("{} does not answer as a Cartesi application", s.app))?;
-        let epoch_length = u64::try_from(
-            IConsensus::new(consensus, &s.provider)
-                .getEpochLength()
-                .call()
-                .await?,
-        )
-        .unwrap_or(u64::MAX)
-        .max(1);
-        let from = u64::try_from(app.getDeploymentBlockNumber().call().await?).unwrap_or(0);
-        let head = s.provider.get_block_number().await?;
+    let AppOnChain {
+        consensus,
+        epoch_length,
+        deployment_block: from,
+    } = app_on_chain(&s.provider, s.app).await?;
+    let head = s.provider.get_block_number().await?;
 
-        let (dapp, config) = match dapp.split_first() {
-            Some((program, args)) => (
-                DappCommand {
-                    program: program.clone(),
-                    args: args.to_vec(),
-                },
-                // Another DApp may be an emulated one: give it time.
-                MachineConfig {
-                    finish_wait: Duration::from_secs(600),
-                    ready_timeout: Duration::from_secs(120),
-                    ..MachineConfig::default()
-                },
-            ),
-            None => (
-                DappCommand {
-                    program: crate::cmd::devnet::sibling("crucible-dapp")?.into(),
-                    args: vec![],
-                },
-                MachineConfig::default(),
-            ),
-        };
-        let described = std::iter::once(&dapp.program)
-            .chain(&dapp.args)
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join(" ");
-        s.say(format!(
-            "replaying blocks {from}..={head} of {} in a fresh DApp ({described})",
-            s.app
-        ));
-        let started = Instant::now();
-        let machine = HostMachine::start(&dapp, config)
-            .await
-            .context("starting the DApp")?;
-        let mut runner = Runner::open(
-            s.provider.clone(),
-            s.app,
-            s.input_box,
-            machine,
-            Store::in_memory()?,
-            from,
-        )
-        .await?;
-        runner.sync(head).await.context("replaying the inputs")?;
-        let replay = started.elapsed();
-        let inputs = runner.inputs().len() as u64;
+    let (dapp, config) = match dapp.split_first() {
+        Some((program, args)) => (
+            DappCommand {
+                program: program.clone(),
+                args: args.to_vec(),
+            },
+            // Another DApp may be an emulated one: give it time.
+            MachineConfig {
+                finish_wait: Duration::from_secs(600),
+                ready_timeout: Duration::from_secs(120),
+                ..MachineConfig::default()
+            },
+        ),
+        None => (
+            DappCommand {
+                program: crate::cmd::devnet::sibling("crucible-dapp")?.into(),
+                args: vec![],
+            },
+            MachineConfig::default(),
+        ),
+    };
+    let described = std::iter::once(&dapp.program)
+        .chain(&dapp.args)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    s.say(format!(
+        "replaying blocks {from}..={head} of {} in a fresh DApp ({described})",
+        s.app
+    ));
+    let started = Instant::now();
+    let machine = HostMachine::start(&dapp, config)
+        .await
+        .context("starting the DApp")?;
+    let mut runner = Runner::open(
+        s.provider.clone(),
+        s.app,
+        s.input_box,
+        machine,
+        Store::in_memory()?,
+        from,
+    )
+    .await?;
+    runner.sync(head).await.context("replaying the inputs")?;
+    let replay = started.elapsed();
+    let inputs = runner.inputs().len() as u64;
 
-        let mut claims: Vec<ChainClaim> = Vec::new();
-        let mut accepted: Vec<AcceptedClaim> = Vec::new();
-        let mut start = from;
-        while start <= head {
-            let end = head.min(start + LOG_RANGE - 1);
-            let (c, a) = consensus_logs(&s.provider, consensus, s.app, start, end).await?;
-            claims.extend(c);
-            accepted.extend(a);
-            start = end + 1;
-        }
-
-        let divergence = match against {
-            Some(url) => first_divergence(&runner, url, s.app).await?,
-            None => None,
-        };
-        let divergent_input = divergence.as_ref().map(|d| d.input);
-        let end_of = |block: u64| (block / epoch_length + 1) * epoch_length - 1;
-        let mut ends: Vec<u64> = runner
-            .inputs()
-            .iter()
-            .map(|i| end_of(i.block))
-            .chain(claims.iter().map(|c| c.block))
-            .filter(|b| *b < head)
-            .collect();
-        ends.sort_unstable();
-        ends.dedup();
-        let mut rows = Vec::new();
-        let mut divergence_left = divergence;
-        for last_block in ends {
-            let (root, _) = runner.root_at(last_block);
-            let here: Vec<ClaimRow> = claims
-                .iter()
-                .filter(|c| c.block == last_block)
-                .map(|c| ClaimRow {
-                    validator: c.submitter,
-                    root: c.root,
-                    agrees: c.root == root,
-                })
-                .collect();
-            let accepted_root = accepted
-                .iter()
-                .find(|a| a.block == last_block)
-                .map(|a| a.root);
-            // The divergence belongs to the epoch that holds its input.
-            let owns_divergence = divergent_input.is_some_and(|input| {
-                runner
-                    .inputs()
-                    .get(input as usize)
-                    .is_some_and(|i| end_of(i.block) == last_block)
-            });
-            let first_divergence = if owns_divergence {
-                divergence_left.take()
-            } else {
-                None
-            };
-            let ok = here.iter().all(|c| c.agrees)
-                && accepted_root.is_none_or(|a| a == root)
-                && first_divergence.is_none();
-            rows.push(EpochRow {
-                epoch: last_block / epoch_length,
-                last_block,
-                claims: here,
-                accepted_root,
-                recomputed_root: root,
-                ok,
-                first_divergence,
-            });
-        }
-        // A divergence past every epoch (the other node is ahead or behind).
-        let unplaced_divergence = divergence_left;
-        let ok = rows.iter().all(|r| r.ok) && unplaced_divergence.is_none();
-        Ok(Report {
-            application: s.app,
-            consensus,
-            head,
-            dapp: described,
-            inputs,
-            replay_s: replay.as_secs_f64(),
-            inputs_per_s: inputs as f64 / replay.as_secs_f64().max(1e-9),
-            epochs: rows,
-            unplaced_divergence,
-            ok,
-        })
+    let mut claims: Vec<ChainClaim> = Vec::new();
+    let mut accepted: Vec<AcceptedClaim> = Vec::new();
+    let mut start = from;
+    while start <= head {
+        let end = head.min(start + LOG_RANGE - 1);
+        let (c, a) = consensus_logs(&s.provider, consensus, s.app, start, end).await?;
+        claims.extend(c);
+        accepted.extend(a);
+        start = end + 1;
     }
+
+    let divergence = match against {
+        Some(url) => first_divergence(&runner, url, s.app).await?,
+        None => None,
+    };
+    let divergent_input = divergence.as_ref().map(|d| d.input);
+    let end_of = |block: u64| (block / epoch_length + 1) * epoch_length - 1;
+    let mut ends: Vec<u64> = runner
+        .inputs()
+        .iter()
+        .map(|i| end_of(i.block))
+        .chain(claims.iter().map(|c| c.block))
+        .filter(|b| *b < head)
+        .collect();
+    ends.sort_unstable();
+    ends.dedup();
+    let mut rows = Vec::new();
+    let mut divergence_left = divergence;
+    for last_block in ends {
+        let (root, _) = runner.root_at(last_block);
+        let here: Vec<ClaimRow> = claims
+            .iter()
+            .filter(|c| c.block == last_block)
+            .map(|c| ClaimRow {
+                validator: c.submitter,
+                root: c.root,
+                agrees: c.root == root,
+            })
+            .collect();
+        let accepted_root = accepted
+            .iter()
+            .find(|a| a.block == last_block)
+            .map(|a| a.root);
+        // The divergence belongs to the epoch that holds its input.
+        let owns_divergence = divergent_input.is_some_and(|input| {
+            runner
+                .inputs()
+                .get(input as usize)
+                .is_some_and(|i| end_of(i.block) == last_block)
+        });
+        let first_divergence = if owns_divergence {
+            divergence_left.take()
+        } else {
+            None
+        };
+        let ok = here.iter().all(|c| c.agrees)
+            && accepted_root.is_none_or(|a| a == root)
+            && first_divergence.is_none();
+        rows.push(EpochRow {
+            epoch: last_block / epoch_length,
+            last_block,
+            claims: here,
+            accepted_root,
+            recomputed_root: root,
+            ok,
+            first_divergence,
+        });
+    }
+    // A divergence past every epoch (the other node is ahead or behind).
+    let unplaced_divergence = divergence_left;
+    let ok = rows.iter().all(|r| r.ok) && unplaced_divergence.is_none();
+    Ok(Report {
+        application: s.app,
+        consensus,
+        head,
+        dapp: described,
+        inputs,
+        replay_s: replay.as_secs_f64(),
+        inputs_per_s: inputs as f64 / replay.as_secs_f64().max(1e-9),
+        epochs: rows,
+        unplaced_divergence,
+        ok,
+    })
 }
 
 fn print_divergence(d: &Divergence) {
