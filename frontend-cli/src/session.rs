@@ -8,7 +8,7 @@ use crate::{
 };
 use alloy::{
     primitives::{Address, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider},
     signers::local::PrivateKeySigner,
 };
 use anyhow::Context;
@@ -160,7 +160,7 @@ impl Global {
         let url = rpc
             .parse()
             .map_err(|e| invalid(format!("bad --rpc {rpc}: {e}")))?;
-        let probe = ProviderBuilder::new().connect_http(url);
+        let probe = crucible_node::provider(url, None);
         let chain_id = probe.get_chain_id().await.map_err(|e| {
             Exit::Unavailable(format!(
                 "no chain answers at {rpc} ({e}); is it running? (crucible devnet status)"
@@ -176,10 +176,7 @@ impl Global {
         let url = rpc
             .parse()
             .map_err(|e| invalid(format!("bad --rpc: {e}")))?;
-        let provider = match &signer {
-            Some(s) => crucible_node::signing_provider(url, s.clone()),
-            None => ProviderBuilder::new().connect_http(url).erased(),
-        };
+        let provider = crucible_node::provider(url, signer.clone());
         let on_devnet = devnet
             .as_ref()
             .filter(|d| d.rpc == rpc && d.deployment.application == app);

@@ -1,7 +1,10 @@
-//! A local devnet: Cartesi Rollups v2.2.0 deployed on anvil at their canonical CREATE2
-//! addresses from the published npm artifacts (`@cartesi/rollups@2.2.0`, no hand-copied
-//! hex), plus the consensus (an Authority, or a Quorum of validators made by the canonical
-//! QuorumFactory), the Application and a reward token from `contracts/`.
+//! Deploying an application on any chain, and a local devnet.
+//!
+//! On a chain that has Cartesi Rollups v2.2.0 at the canonical addresses (every public chain
+//! Cartesi supports), only the consensus and the Application are deployed, through the
+//! canonical factories ([`deploy_application`]). A development chain first gets those
+//! contracts from the published npm artifacts (`@cartesi/rollups@2.2.0`, CREATE2 with a
+//! zero salt: [`install_canonical`]) and a reward token from `contracts/` ([`deploy`]).
 
 use crate::{Confirm, Error, Result};
 use alloy::{
@@ -12,6 +15,7 @@ use alloy::{
     sol,
     sol_types::SolValue,
 };
+use crucible_types::rollup;
 use std::{
     path::Path,
     process::{Child, Command, Stdio},
@@ -73,6 +77,29 @@ sol! {
         function numOfValidators() external view returns (uint256);
         function validatorById(uint256 id) external view returns (address);
         function numOfValidatorsInFavorOf(address appContract, uint256 lastProcessedBlockNumber, bytes32 outputsMerkleRoot) external view returns (uint256);
+    }
+
+    #[sol(rpc)]
+    /// Cartesi Rollups v2.2.0 ApplicationFactory.
+    interface IApplicationFactory {
+        function newApplication(address outputsMerkleRootValidator, address appOwner, bytes32 templateHash, bytes calldata dataAvailability, bytes32 salt) external returns (address);
+        function calculateApplicationAddress(address outputsMerkleRootValidator, address appOwner, bytes32 templateHash, bytes calldata dataAvailability, bytes32 salt) external view returns (address);
+        event ApplicationCreated(address indexed outputsMerkleRootValidator, address appOwner, bytes32 templateHash, bytes dataAvailability, address appContract);
+    }
+
+    #[sol(rpc)]
+    /// Cartesi Rollups v2.2.0 SelfHostedApplicationFactory: an Authority and an Application
+    /// in one transaction.
+    interface ISelfHostedApplicationFactory {
+        function deployContracts(address authorityOwner, uint256 epochLength, address appOwner, bytes32 templateHash, bytes calldata dataAvailability, bytes32 salt) external returns (address, address);
+        function calculateAddresses(address authorityOwner, uint256 epochLength, address appOwner, bytes32 templateHash, bytes calldata dataAvailability, bytes32 salt) external view returns (address, address);
+    }
+
+    #[sol(rpc)]
+    /// What a deployment reads of an Authority and an Application.
+    interface IOwned {
+        function owner() external view returns (address);
+        function getTemplateHash() external view returns (bytes32);
     }
 
     #[sol(rpc)]
@@ -238,10 +265,211 @@ pub enum ConsensusSpec {
     Quorum(Vec<Address>),
 }
 
-/// Deploys the whole devnet. `rollups` is `node_modules/@cartesi/rollups/out`, `token` the
-/// forge artifact of `contracts/src/RewardToken.sol`. `owner` owns the Application and
-/// receives the token supply; a Quorum comes from the canonical QuorumFactory (deployed
-/// first if the chain lacks it), with a zero salt.
+/// The Cartesi Rollups v2.2.0 contracts a deployment relies on, with their canonical
+/// addresses (the same on every chain: CREATE2 through [`CREATE2_DEPLOYER`], zero salt).
+pub const CANONICAL: [(&str, Address); 7] = [
+    ("InputBox", rollup::INPUT_BOX),
+    ("EtherPortal", rollup::ETHER_PORTAL),
+    ("ERC20Portal", rollup::ERC20_PORTAL),
+    ("AuthorityFactory", rollup::AUTHORITY_FACTORY),
+    ("QuorumFactory", rollup::QUORUM_FACTORY),
+    ("ApplicationFactory", rollup::APPLICATION_FACTORY),
+    (
+        "SelfHostedApplicationFactory",
+        rollup::SELF_HOSTED_APPLICATION_FACTORY,
+    ),
+];
+
+/// The template hash of an application run by a host-mode node only (no Cartesi machine
+/// image): `keccak256("crucible host-mode template")`.
+pub fn host_template_hash() -> B256 {
+    keccak256(b"crucible host-mode template")
+}
+
+/// The application's data availability: its inputs come from the InputBox,
+/// `abi.encodeCall(DataAvailability.InputBox, (inputBox))`.
+pub fn input_box_data_availability() -> Bytes {
+    // selector 0xb12c9ede ‖ pad32(inputBox)
+    [
+        &[0xb1, 0x2c, 0x9e, 0xde][..],
+        rollup::INPUT_BOX.into_word().as_slice(),
+    ]
+    .concat()
+    .into()
+}
+
+/// Deploys every contract of [`CANONICAL`] that the chain lacks through the CREATE2 proxy,
+/// from the `@cartesi/rollups@2.2.0` artifacts in `rollups` (`…/out`). What the artifacts
+/// give must land at the canonical addresses; a mismatch is an [`Error::Artifact`].
+pub async fn install_canonical(provider: &impl Provider, rollups: &Path) -> Result<()> {
+    let code = |name: &str| artifact_bytecode(&rollups.join(format!("{name}.sol/{name}.json")));
+    let with_args = |name: &str, args: Vec<u8>| -> Result<Vec<u8>> {
+        Ok([code(name)?.to_vec(), args].concat())
+    };
+    let input_box = rollup::INPUT_BOX.abi_encode();
+    let factories = (rollup::AUTHORITY_FACTORY, rollup::APPLICATION_FACTORY).abi_encode_params();
+    for (name, canonical) in CANONICAL {
+        let initcode = match name {
+            "EtherPortal" | "ERC20Portal" => with_args(name, input_box.clone())?,
+            "SelfHostedApplicationFactory" => with_args(name, factories.clone())?,
+            _ => code(name)?.to_vec(),
+        };
+        let address = deploy_create2(provider, &initcode).await?;
+        if address != canonical {
+            return Err(Error::Artifact(format!(
+                "{}: {name} deploys to {address}, not to its canonical address {canonical}: are these the v2.2.0 artifacts?",
+                rollups.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that every contract of [`CANONICAL`] has code on the chain.
+pub async fn check_canonical(provider: &impl Provider) -> Result<()> {
+    for (name, address) in CANONICAL {
+        if provider.get_code_at(address).await?.is_empty() {
+            return Err(Error::NoCanonicalContracts {
+                name,
+                address,
+                chain_id: provider.get_chain_id().await?,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A salt for the factories' CREATE2 that no earlier deployment by `owner` used:
+/// `keccak256(owner ‖ owner's pending nonce)`.
+pub async fn fresh_salt(provider: &impl Provider, owner: Address) -> Result<B256> {
+    let nonce = provider.get_transaction_count(owner).pending().await?;
+    Ok(keccak256((owner, U256::from(nonce)).abi_encode_params()))
+}
+
+/// What [`deploy_application`] made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AppDeployment {
+    /// The consensus (an Authority or a Quorum).
+    pub consensus: Address,
+    /// The application contract.
+    pub application: Address,
+    /// The template hash the application holds.
+    pub template_hash: B256,
+    /// The CREATE2 salt given to the factories.
+    pub salt: B256,
+    /// The block of the application's deployment.
+    pub block: u64,
+}
+
+/// Deploys the consensus and the application through the canonical factories, as on any
+/// chain that has Cartesi Rollups v2.2.0 (checked first): an Authority owned by the given
+/// address and the application in one transaction of the SelfHostedApplicationFactory, or
+/// the Quorum of the QuorumFactory (reused if these validators already have one) and the
+/// application of the ApplicationFactory. `owner` owns the application.
+pub async fn deploy_application(
+    provider: &impl Provider,
+    owner: Address,
+    consensus: &ConsensusSpec,
+    epoch_length: u64,
+    template_hash: B256,
+    salt: B256,
+) -> Result<AppDeployment> {
+    check_canonical(provider).await?;
+    if epoch_length == 0 {
+        return Err(Error::Reverted(
+            "the epoch length must be at least 1".into(),
+        ));
+    }
+    let length = U256::from(epoch_length);
+    let data_availability = input_box_data_availability();
+    let (consensus, application, receipt) = match consensus {
+        ConsensusSpec::Authority(authority_owner) => {
+            let factory = ISelfHostedApplicationFactory::new(
+                rollup::SELF_HOSTED_APPLICATION_FACTORY,
+                provider,
+            );
+            let addresses = factory
+                .calculateAddresses(
+                    *authority_owner,
+                    length,
+                    owner,
+                    template_hash,
+                    data_availability.clone(),
+                    salt,
+                )
+                .call()
+                .await?;
+            let (application, authority) = (addresses._0, addresses._1);
+            refuse_taken(provider, application, salt).await?;
+            let receipt = factory
+                .deployContracts(
+                    *authority_owner,
+                    length,
+                    owner,
+                    template_hash,
+                    data_availability,
+                    salt,
+                )
+                .send()
+                .await?
+                .confirmed()
+                .await?;
+            (authority, application, receipt)
+        }
+        ConsensusSpec::Quorum(validators) => {
+            let quorum = deploy_quorum(provider, validators, epoch_length).await?;
+            let factory = IApplicationFactory::new(rollup::APPLICATION_FACTORY, provider);
+            let application = factory
+                .calculateApplicationAddress(
+                    quorum,
+                    owner,
+                    template_hash,
+                    data_availability.clone(),
+                    salt,
+                )
+                .call()
+                .await?;
+            refuse_taken(provider, application, salt).await?;
+            let receipt = factory
+                .newApplication(quorum, owner, template_hash, data_availability, salt)
+                .send()
+                .await?
+                .confirmed()
+                .await?;
+            (quorum, application, receipt)
+        }
+    };
+    if !receipt.status() || provider.get_code_at(application).await?.is_empty() {
+        return Err(Error::Reverted(format!(
+            "the factory's transaction {} left no application at {application}",
+            receipt.transaction_hash
+        )));
+    }
+    Ok(AppDeployment {
+        consensus,
+        application,
+        template_hash,
+        salt,
+        block: receipt.block_number.unwrap_or_default(),
+    })
+}
+
+/// An error if `application` (a factory's CREATE2 target) already has code.
+async fn refuse_taken(provider: &impl Provider, application: Address, salt: B256) -> Result<()> {
+    if provider.get_code_at(application).await?.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Reverted(format!(
+            "an application with these parameters and salt {salt} already exists at {application}: give another salt"
+        )))
+    }
+}
+
+/// Deploys a whole development chain: the canonical contracts where missing
+/// ([`install_canonical`] from `rollups`, `node_modules/@cartesi/rollups/out`), the
+/// consensus and the application through the factories ([`deploy_application`], with the
+/// host-mode template hash), and a reward token from the forge artifact `token`
+/// (`contracts/src/RewardToken.sol`) whose supply goes to `owner`.
 pub async fn deploy(
     provider: &impl Provider,
     owner: Address,
@@ -251,72 +479,47 @@ pub async fn deploy(
     token: &Path,
     token_supply: U256,
 ) -> Result<Deployment> {
-    let code = |name: &str| artifact_bytecode(&rollups.join(format!("{name}.sol/{name}.json")));
-    let input_box = deploy_create2(provider, &code("InputBox")?).await?;
-    let with_input_box = |name: &str| -> Result<Vec<u8>> {
-        Ok([code(name)?.to_vec(), input_box.abi_encode()].concat())
-    };
-    let ether_portal = deploy_create2(provider, &with_input_box("EtherPortal")?).await?;
-    let erc20_portal = deploy_create2(provider, &with_input_box("ERC20Portal")?).await?;
-
-    let consensus = match consensus {
-        ConsensusSpec::Authority(authority_owner) => {
-            deploy_create(
-                provider,
-                [
-                    code("Authority")?.to_vec(),
-                    (*authority_owner, U256::from(epoch_length)).abi_encode_params(),
-                ]
-                .concat(),
-            )
-            .await?
-        }
-        ConsensusSpec::Quorum(validators) => {
-            deploy_quorum(provider, &code("QuorumFactory")?, validators, epoch_length).await?
-        }
-    };
-    // DataAvailability.InputBox(inputBox): selector 0xb12c9ede ‖ pad32(inputBox).
-    let data_availability: Vec<u8> = [
-        &[0xb1, 0x2c, 0x9e, 0xde][..],
-        input_box.into_word().as_slice(),
-    ]
-    .concat();
-    let template_hash = keccak256(b"crucible host-mode template");
-    let app_args = (
-        consensus,
-        owner,
-        template_hash,
-        Bytes::from(data_availability),
-    )
-        .abi_encode_params();
-    let application =
-        deploy_create(provider, [code("Application")?.to_vec(), app_args].concat()).await?;
-    let token_args = (
-        "Crucible Reward".to_string(),
-        "CRU".to_string(),
-        token_supply,
-    )
-        .abi_encode_params();
-    let token = deploy_create(
+    install_canonical(provider, rollups).await?;
+    let salt = fresh_salt(provider, owner).await?;
+    let app = deploy_application(
         provider,
-        [artifact_bytecode(token)?.to_vec(), token_args].concat(),
+        owner,
+        consensus,
+        epoch_length,
+        host_template_hash(),
+        salt,
     )
     .await?;
+    let token = deploy_token(provider, token, token_supply).await?;
     Ok(Deployment {
-        input_box,
-        ether_portal,
-        erc20_portal,
-        consensus,
-        application,
+        input_box: rollup::INPUT_BOX,
+        ether_portal: rollup::ETHER_PORTAL,
+        erc20_portal: rollup::ERC20_PORTAL,
+        consensus: app.consensus,
+        application: app.application,
         token,
     })
 }
 
+/// Deploys the reward ERC-20 ("Crucible Reward", CRU) from its forge artifact; the supply
+/// goes to the sender.
+pub async fn deploy_token(
+    provider: &impl Provider,
+    artifact: &Path,
+    supply: U256,
+) -> Result<Address> {
+    let args = ("Crucible Reward".to_string(), "CRU".to_string(), supply).abi_encode_params();
+    deploy_create(
+        provider,
+        [artifact_bytecode(artifact)?.to_vec(), args].concat(),
+    )
+    .await
+}
+
 /// The Quorum of `validators` (in this order) with `epoch_length`, made by the canonical
-/// QuorumFactory with a zero salt; deploys the factory first if the chain lacks it.
+/// QuorumFactory with a zero salt (so the same validators and epoch length share one).
 pub async fn deploy_quorum(
     provider: &impl Provider,
-    factory_code: &[u8],
     validators: &[Address],
     epoch_length: u64,
 ) -> Result<Address> {
@@ -325,7 +528,7 @@ pub async fn deploy_quorum(
             "a Quorum needs at least one validator".into(),
         ));
     }
-    let factory = IQuorumFactory::new(deploy_create2(provider, factory_code).await?, provider);
+    let factory = IQuorumFactory::new(rollup::QUORUM_FACTORY, provider);
     let length = U256::from(epoch_length);
     let address = factory
         .calculateQuorumAddress(validators.to_vec(), length, B256::ZERO)

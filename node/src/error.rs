@@ -34,6 +34,18 @@ pub enum Error {
     /// A contract artifact is missing or malformed.
     #[error("artifact {0}")]
     Artifact(String),
+    /// The chain lacks a Cartesi Rollups v2.2.0 contract at its canonical address.
+    #[error(
+        "chain {chain_id} has no {name} at its canonical address {address}: it does not have Cartesi Rollups v2.2.0 (on a development chain, deploy them first: crucible-node deploy --devnet)"
+    )]
+    NoCanonicalContracts {
+        /// The contract's name.
+        name: &'static str,
+        /// Its canonical address.
+        address: alloy::primitives::Address,
+        /// The chain.
+        chain_id: u64,
+    },
     /// The database failed.
     #[error("store: {0}")]
     Store(String),

@@ -10,6 +10,7 @@
 
 pub mod devnet;
 mod error;
+pub mod logs;
 pub mod machine;
 pub mod merkle;
 pub mod query;
@@ -20,7 +21,7 @@ pub mod store;
 pub mod tx;
 
 pub use error::{Error, Result};
-pub use tx::{Confirm, signing_provider};
+pub use tx::{Confirm, provider, signing_provider};
 
 // Dependencies of the `crucible-node` binary only.
 use anyhow as _;

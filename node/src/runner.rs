@@ -8,6 +8,7 @@
 use crate::{
     Confirm, Error, Result,
     devnet::IInputBox,
+    logs::LogReader,
     machine::HostMachine,
     merkle::{HEIGHT, OutputsTree, zero_hashes},
     rollup_api::{RequestResult, RollupRequest, Status},
@@ -52,9 +53,6 @@ sol! {
         function validateOutput(bytes calldata output, OutputValidityProof calldata proof) external view;
     }
 }
-
-/// Most blocks asked for in one `eth_getLogs`.
-pub const LOG_RANGE: u64 = 1_000;
 
 /// Blocks of the consensus' logs read again at every poll.
 pub const CONSENSUS_REREAD: u64 = 64;
@@ -113,6 +111,8 @@ pub struct Runner<P> {
     /// The logs of the last range read were incomplete: once `pending` is processed, the
     /// cursor stays and the range is read again at the next poll.
     incomplete: bool,
+    /// Reads `eth_getLogs` in the chunks the endpoint accepts.
+    logs: LogReader,
 }
 
 impl<P: Provider> Runner<P> {
@@ -162,6 +162,7 @@ impl<P: Provider> Runner<P> {
             pending: std::collections::VecDeque::new(),
             fetched_to: None,
             incomplete: false,
+            logs: LogReader::default(),
         };
         for input in stored {
             let result = runner.execute(&input.blob).await?;
@@ -178,6 +179,13 @@ impl<P: Provider> Runner<P> {
         Ok(runner)
     }
 
+    /// Reads L1 logs through `logs` (its span is the most blocks one query asks for).
+    #[must_use]
+    pub fn with_log_reader(mut self, logs: LogReader) -> Self {
+        self.logs = logs;
+        self
+    }
+
     /// Processes every input added up to and including `to_block`.
     pub async fn sync(&mut self, to_block: u64) -> Result<()> {
         while !self.sync_step(to_block, usize::MAX).await? {}
@@ -186,8 +194,8 @@ impl<P: Provider> Runner<P> {
 
     /// Processes at most `max_inputs` of the inputs added up to and including `to_block`
     /// (so the caller can serve inspects in between); true once caught up. Logs are read in
-    /// ranges of at most [`LOG_RANGE`] blocks; the block cursor moves past a range once all
-    /// its inputs are processed.
+    /// ranges of at most the [`LogReader`]'s span; the block cursor moves past a range once
+    /// all its inputs are processed.
     pub async fn sync_step(&mut self, to_block: u64, max_inputs: usize) -> Result<bool> {
         let mut done = 0;
         loop {
@@ -213,14 +221,15 @@ impl<P: Provider> Runner<P> {
             if done >= max_inputs {
                 return Ok(false);
             }
-            let end = to_block.min(self.next_block + LOG_RANGE - 1);
+            let end = to_block.min(self.next_block + self.logs.span() - 1);
             let filter = Filter::new()
                 .address(self.input_box)
                 .event_signature(IInputBox::InputAdded::SIGNATURE_HASH)
-                .topic1(self.app.into_word())
-                .from_block(self.next_block)
-                .to_block(end);
-            let logs = self.provider.get_logs(&filter).await?;
+                .topic1(self.app.into_word());
+            let logs = self
+                .logs
+                .logs(&self.provider, &filter, self.next_block, end)
+                .await?;
             tracing::debug!(
                 "blocks {}..={end}: {} InputAdded logs",
                 self.next_block,
@@ -446,7 +455,16 @@ impl<P: Provider> Runner<P> {
                 Some(receipt.transaction_hash)
             }
             Err(e) => {
-                match claim_on_chain(&self.provider, consensus, self.app, block, claimer).await? {
+                match claim_on_chain(
+                    &self.provider,
+                    &self.logs,
+                    consensus,
+                    self.app,
+                    block,
+                    claimer,
+                )
+                .await?
+                {
                     Some((found, tx)) if found == root => tx,
                     Some((found, _)) => {
                         return Err(Error::ClaimConflict {
@@ -524,9 +542,9 @@ impl<P: Provider> Runner<P> {
     pub async fn watch_consensus(&mut self, consensus: Address, to_block: u64) -> Result<()> {
         let mut from = self.consensus_next.saturating_sub(CONSENSUS_REREAD);
         while from <= to_block {
-            let end = to_block.min(from + LOG_RANGE - 1);
+            let end = to_block.min(from + self.logs.span() - 1);
             let (claims, accepted) =
-                consensus_logs(&self.provider, consensus, self.app, from, end).await?;
+                consensus_logs(&self.provider, &self.logs, consensus, self.app, from, end).await?;
             self.store.record_consensus(&claims, &accepted, end + 1)?;
             for c in claims {
                 if self.seen_claims.insert((c.block, c.submitter, c.root)) {
@@ -655,22 +673,22 @@ pub async fn app_on_chain(provider: &impl Provider, app: Address) -> Result<AppO
 /// The claims and accepted roots `consensus` logged for `app` in blocks `from..=to`.
 pub async fn consensus_logs(
     provider: &impl Provider,
+    reader: &LogReader,
     consensus: Address,
     app: Address,
     from: u64,
     to: u64,
 ) -> Result<(Vec<ChainClaim>, Vec<AcceptedClaim>)> {
-    let range = Filter::new()
-        .address(consensus)
-        .from_block(from)
-        .to_block(to);
+    let range = Filter::new().address(consensus);
     let block = |b: U256| u64::try_from(b).unwrap_or(u64::MAX);
     let claims = decoded_logs::<IConsensus::ClaimSubmitted>(
         provider,
+        reader,
         &range
             .clone()
             .event_signature(IConsensus::ClaimSubmitted::SIGNATURE_HASH)
             .topic2(app.into_word()),
+        (from, to),
     )
     .await?
     .into_iter()
@@ -683,9 +701,11 @@ pub async fn consensus_logs(
     .collect();
     let accepted = decoded_logs::<IConsensus::ClaimAccepted>(
         provider,
+        reader,
         &range
             .event_signature(IConsensus::ClaimAccepted::SIGNATURE_HASH)
             .topic1(app.into_word()),
+        (from, to),
     )
     .await?
     .into_iter()
@@ -698,13 +718,16 @@ pub async fn consensus_logs(
     Ok((claims, accepted))
 }
 
-/// The logs `filter` selects, decoded as `E`, each with its transaction.
+/// The logs `filter` selects in blocks `from..=to`, decoded as `E`, each with its
+/// transaction.
 async fn decoded_logs<E: SolEvent>(
     provider: &impl Provider,
+    reader: &LogReader,
     filter: &Filter,
+    (from, to): (u64, u64),
 ) -> Result<Vec<(E, Option<B256>)>> {
-    provider
-        .get_logs(filter)
+    reader
+        .logs(provider, filter, from, to)
         .await?
         .into_iter()
         .map(|log| {
@@ -737,6 +760,7 @@ async fn inputs_added_by(
 /// The root `submitter` claimed on chain for this application at `block`, if any.
 async fn claim_on_chain(
     provider: &impl Provider,
+    reader: &LogReader,
     consensus: Address,
     app: Address,
     block: u64,
@@ -751,10 +775,8 @@ async fn claim_on_chain(
         .address(consensus)
         .event_signature(IConsensus::ClaimSubmitted::SIGNATURE_HASH)
         .topic1(submitter.into_word())
-        .topic2(app.into_word())
-        .from_block(block + 1)
-        .to_block(latest);
-    for log in provider.get_logs(&filter).await? {
+        .topic2(app.into_word());
+    for log in reader.logs(provider, &filter, block + 1, latest).await? {
         let tx = log.transaction_hash;
         let Ok(event) = log.log_decode::<IConsensus::ClaimSubmitted>() else {
             continue;

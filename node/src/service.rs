@@ -5,6 +5,7 @@
 
 use crate::{
     Error, Result,
+    logs::LogReader,
     machine::{DappCommand, HostMachine, MachineConfig},
     query::{self, InspectJob, QueryConfig},
     runner::{AppOnChain, Runner, app_on_chain},
@@ -12,7 +13,7 @@ use crate::{
 };
 use alloy::{
     primitives::Address,
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider},
     signers::local::PrivateKeySigner,
 };
 use std::{
@@ -54,6 +55,9 @@ pub struct NodeConfig {
     /// First block to read for a new database; by default the application's deployment
     /// block.
     pub from_block: Option<u64>,
+    /// The most blocks one `eth_getLogs` asks for (less once the endpoint refuses that many:
+    /// [`LogReader`]).
+    pub log_range: u64,
 }
 
 /// A started node.
@@ -96,10 +100,7 @@ pub async fn start(config: NodeConfig) -> Result<Node> {
         .rpc
         .parse()
         .map_err(|e| Error::Anvil(format!("bad RPC URL {}: {e}", config.rpc)))?;
-    let provider: DynProvider = match &config.claimer {
-        Some(key) => crate::signing_provider(url, key.clone()),
-        None => ProviderBuilder::new().connect_http(url).erased(),
-    };
+    let provider = crate::provider(url, config.claimer.clone());
     let chain_id = provider.get_chain_id().await?;
     let AppOnChain {
         consensus,
@@ -121,7 +122,8 @@ pub async fn start(config: NodeConfig) -> Result<Node> {
         store,
         from_block,
     )
-    .await?;
+    .await?
+    .with_log_reader(LogReader::new(config.log_range));
     let replay = (started.elapsed(), runner.inputs().len() as u64);
 
     let listener = TcpListener::bind(config.http).await?;

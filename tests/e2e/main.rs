@@ -3,4 +3,5 @@
 mod cli;
 mod demo;
 mod node;
+mod public_chain;
 mod validators;

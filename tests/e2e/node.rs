@@ -157,6 +157,7 @@ async fn competition_through_node_binary_with_kill_and_restart() {
         &bins().node,
         &[
             "deploy",
+            "--devnet",
             "--rpc",
             anvil.url(),
             "--key",
@@ -601,6 +602,7 @@ async fn app_with_node(
         &bins().node,
         &[
             "deploy",
+            "--devnet",
             "--rpc",
             anvil.url(),
             "--key",
@@ -730,6 +732,7 @@ async fn validator_restarted_mid_epoch_claims_the_same_root() {
         &bins().node,
         &[
             "deploy",
+            "--devnet",
             "--rpc",
             anvil.url(),
             "--key",

@@ -2,6 +2,8 @@
 //! as a child process (started, killed with SIGKILL or stopped with SIGTERM, restarted)
 //! with a client for its query API.
 
+pub mod proxy;
+
 use alloy::{providers::Provider, signers::local::PrivateKeySigner};
 use crucible_node::devnet::Anvil;
 use serde_json::{Value, json};

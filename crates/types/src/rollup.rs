@@ -11,6 +11,16 @@ pub const ERC20_PORTAL: Address = address!("0xACA6586A0Cf05bD831f2501E7B4aea550d
 pub const ETHER_PORTAL: Address = address!("0xA632c5c05812c6a6149B7af5C56117d1D2603828");
 /// Canonical Cartesi Rollups v2.2.0 `InputBox`.
 pub const INPUT_BOX: Address = address!("0x1b51e2992A2755Ba4D6F7094032DF91991a0Cfac");
+/// Canonical Cartesi Rollups v2.2.0 `AuthorityFactory`.
+pub const AUTHORITY_FACTORY: Address = address!("0x5E96408CFE423b01dADeD3bc867E6013135990cc");
+/// Canonical Cartesi Rollups v2.2.0 `QuorumFactory`.
+pub const QUORUM_FACTORY: Address = address!("0x1c91ba8aa5648cdac77e97eac781447c646ef239");
+/// Canonical Cartesi Rollups v2.2.0 `ApplicationFactory`.
+pub const APPLICATION_FACTORY: Address = address!("0x26E758238CB6eC5aB70ce0dd52aF2d7b82e1972E");
+/// Canonical Cartesi Rollups v2.2.0 `SelfHostedApplicationFactory` (an Authority and an
+/// Application in one transaction).
+pub const SELF_HOSTED_APPLICATION_FACTORY: Address =
+    address!("0x010D3CbB4223F5bCc7b7B03cEE59f3aAea8eDb8A");
 
 /// The token address under which Ether is booked.
 pub const ETHER: Address = Address::ZERO;

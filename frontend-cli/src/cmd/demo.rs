@@ -485,7 +485,9 @@ async fn validators(
         "▶ anyone re-executes: `crucible validate{}` replays the chain in a fresh DApp",
         faulty.map_or_else(String::new, |f| format!(" --against {}", f.node))
     ));
-    let report = crate::cmd::validate::check(s, &[], faulty.map(|f| f.node.as_str())).await?;
+    let logs = crucible_node::logs::LogReader::default();
+    let report =
+        crate::cmd::validate::check(s, &logs, &[], faulty.map(|f| f.node.as_str())).await?;
     say(format!(
         "  {} inputs replayed at {:.1} inputs/s: {}",
         report.inputs,

@@ -14,9 +14,10 @@ use alloy::{
 };
 use anyhow::Context;
 use crucible_node::{
+    logs::LogReader,
     machine::{DappCommand, HostMachine, MachineConfig},
-    runner::{AppOnChain, LOG_RANGE, Runner, app_on_chain, consensus_logs},
-    store::{AcceptedClaim, ChainClaim, Store},
+    runner::{AppOnChain, Runner, app_on_chain, consensus_logs},
+    store::Store,
 };
 use crucible_types::abi::{ICrucibleOutputsCalls, Outputs};
 use serde::Serialize;
@@ -36,6 +37,9 @@ pub(crate) struct ValidateArgs {
     /// Another node's query API to compare with, output by output.
     #[arg(long, value_name = "NODE_URL")]
     against: Option<String>,
+    /// The most blocks one eth_getLogs asks for (halved whenever the endpoint refuses).
+    #[arg(long, default_value_t = crucible_node::logs::DEFAULT_LOG_RANGE)]
+    log_range: u64,
     /// The DApp command (default: `crucible-dapp` beside this binary).
     #[arg(last = true)]
     dapp: Vec<OsString>,
@@ -213,7 +217,8 @@ impl Report {
 impl ValidateArgs {
     pub(crate) async fn run(self, global: &Global) -> anyhow::Result<()> {
         let s = global.chain_session().await?;
-        let report = check(&s, &self.dapp, self.against.as_deref()).await?;
+        let logs = LogReader::new(self.log_range);
+        let report = check(&s, &logs, &self.dapp, self.against.as_deref()).await?;
         if global.json {
             println!("{}", serde_json::to_string(&report)?);
         } else {
@@ -244,6 +249,7 @@ impl ValidateArgs {
 /// every claim on chain, and the node at `against` if given, against the replay.
 pub(crate) async fn check(
     s: &Session,
+    logs: &LogReader,
     dapp: &[OsString],
     against: Option<&str>,
 ) -> anyhow::Result<Report> {
@@ -296,21 +302,14 @@ pub(crate) async fn check(
         Store::in_memory()?,
         from,
     )
-    .await?;
+    .await?
+    .with_log_reader(logs.clone());
     runner.sync(head).await.context("replaying the inputs")?;
     let replay = started.elapsed();
     let inputs = runner.inputs().len() as u64;
 
-    let mut claims: Vec<ChainClaim> = Vec::new();
-    let mut accepted: Vec<AcceptedClaim> = Vec::new();
-    let mut start = from;
-    while start <= head {
-        let end = head.min(start + LOG_RANGE - 1);
-        let (c, a) = consensus_logs(&s.provider, consensus, s.app, start, end).await?;
-        claims.extend(c);
-        accepted.extend(a);
-        start = end + 1;
-    }
+    let (claims, accepted) =
+        consensus_logs(&s.provider, logs, consensus, s.app, from, head).await?;
 
     let divergence = match against {
         Some(url) => first_divergence(&runner, url, s.app).await?,

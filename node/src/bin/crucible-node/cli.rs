@@ -4,18 +4,18 @@
 //! 2 bad usage.
 
 use alloy::{
-    primitives::{Address, U256},
+    primitives::{Address, B256, U256},
     providers::Provider,
     signers::local::PrivateKeySigner,
 };
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use crucible_node::{
-    devnet,
+    devnet, logs,
     machine::{DappCommand, MachineConfig},
     service::{self, NodeConfig},
 };
-use crucible_types::rollup::INPUT_BOX;
+use crucible_types::rollup::{ERC20_PORTAL, ETHER_PORTAL, INPUT_BOX};
 use std::{ffi::OsString, net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 #[derive(Debug, Parser)]
@@ -34,9 +34,10 @@ enum Command {
     /// Follow an application's inputs on L1, run them through the DApp, claim epochs and
     /// serve the query API. Prints one JSON line on stdout once it serves.
     Run(RunArgs),
-    /// Deploy Cartesi Rollups v2.2.0 (canonical addresses), the consensus (an Authority, or
-    /// a Quorum with --validator), the application and a reward token on a development
-    /// chain; print the addresses as JSON.
+    /// Deploy the consensus (an Authority, or a Quorum with --validator) and the application
+    /// through the canonical Cartesi Rollups v2.2.0 factories of any chain (with --devnet,
+    /// first the canonical contracts themselves and afterwards a reward token); print the
+    /// addresses as JSON.
     Deploy(DeployArgs),
 }
 
@@ -74,6 +75,10 @@ struct RunArgs {
     /// First block to read for a new database (default: the application's deployment block).
     #[arg(long)]
     from_block: Option<u64>,
+    /// The most blocks one eth_getLogs asks for; halved whenever the endpoint refuses a
+    /// query, so set it to a public endpoint's known cap to spare the refusals.
+    #[arg(long, default_value_t = logs::DEFAULT_LOG_RANGE)]
+    log_range: u64,
     /// The DApp command (default: `crucible-dapp` beside this binary), e.g.
     /// `-- qemu-riscv64-static target/riscv64/riscv64gc-unknown-linux-gnu/release/crucible-dapp`
     /// (the static riscv64 build of `cargo xtask riscv`).
@@ -86,10 +91,15 @@ struct DeployArgs {
     /// L1 JSON-RPC endpoint.
     #[arg(long, env = "CRUCIBLE_RPC", default_value = "http://127.0.0.1:8545")]
     rpc: String,
-    /// Deployer's private key (hex); it owns the Authority and the application and receives
-    /// the token supply. Default: anvil's first development key.
+    /// Deployer's private key (hex); it owns the application and, without --validator, the
+    /// Authority. Required unless --devnet (which defaults to anvil's first development key).
     #[arg(long, env = "CRUCIBLE_NODE_KEY", hide_env_values = true)]
     key: Option<String>,
+    /// A development chain: first deploy Cartesi Rollups v2.2.0 at the canonical addresses
+    /// where missing (from --rollups), and afterwards a reward token (from --token). Without
+    /// it the chain must already have them, as every public chain Cartesi supports does.
+    #[arg(long)]
+    devnet: bool,
     /// Blocks per epoch.
     #[arg(long, default_value_t = 1)]
     epoch_length: u64,
@@ -98,15 +108,43 @@ struct DeployArgs {
     /// deployer.
     #[arg(long = "validator")]
     validators: Vec<Address>,
-    /// Directory of the `@cartesi/rollups@2.2.0` artifacts.
+    /// The application's template hash: the root hash of the Cartesi machine image that a
+    /// node runs for it (`cartesi build` prints it and stores it in `.cartesi/image/hash`).
+    /// Default: keccak256("crucible host-mode template"), for applications run by
+    /// crucible-node only.
+    #[arg(long)]
+    template_hash: Option<B256>,
+    /// CREATE2 salt for the factories. Default: keccak256(deployer ‖ its pending nonce).
+    #[arg(long)]
+    salt: Option<B256>,
+    /// Directory of the `@cartesi/rollups@2.2.0` artifacts (--devnet).
     #[arg(long, default_value = "node_modules/@cartesi/rollups/out")]
     rollups: PathBuf,
-    /// Forge artifact of the reward token.
+    /// Forge artifact of the reward token (--devnet).
     #[arg(long, default_value = "contracts/out/RewardToken.sol/RewardToken.json")]
     token: PathBuf,
-    /// Token supply, in whole tokens (18 decimals).
+    /// Token supply, in whole tokens (18 decimals; --devnet).
     #[arg(long, default_value_t = 1_000_000)]
     supply: u64,
+}
+
+/// What `crucible-node deploy` prints.
+#[derive(Debug, serde::Serialize)]
+struct Deployed {
+    chain_id: u64,
+    input_box: Address,
+    ether_portal: Address,
+    erc20_portal: Address,
+    consensus: Address,
+    application: Address,
+    /// The reward token (--devnet only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<Address>,
+    template_hash: B256,
+    salt: B256,
+    epoch_length: u64,
+    /// The application's deployment block.
+    block: u64,
 }
 
 pub(crate) fn main() -> ExitCode {
@@ -184,6 +222,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         confirmations: args.confirmations,
         poll: Duration::from_millis(args.poll_ms.max(1)),
         from_block: args.from_block,
+        log_range: args.log_range,
     };
     let mut node = service::start(config).await.context("starting the node")?;
     let (replay, replayed) = node.replay;
@@ -211,45 +250,85 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
 }
 
 async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
-    let key = signer(args.key.as_deref().unwrap_or(devnet::ANVIL_KEYS[0]))?;
+    let key = match (&args.key, args.devnet) {
+        (Some(k), _) => signer(k)?,
+        (None, true) => signer(devnet::ANVIL_KEYS[0])?,
+        (None, false) => bail!(
+            "pass --key (or CRUCIBLE_NODE_KEY): the deployer pays for and owns the application"
+        ),
+    };
     let provider =
-        crucible_node::signing_provider(args.rpc.parse().context("bad RPC URL")?, key.clone());
-    provider
+        crucible_node::provider(args.rpc.parse().context("bad RPC URL")?, Some(key.clone()));
+    let chain_id = provider
         .get_chain_id()
         .await
         .with_context(|| format!("no chain answers at {}", args.rpc))?;
-    for (what, path) in [
-        ("rollups artifacts", &args.rollups),
-        ("token artifact", &args.token),
-    ] {
-        if !path.exists() {
-            bail!(
-                "{what} not found at {}: run `npm ci` and `forge build` (or `cargo xtask setup`)",
-                path.display()
+    if args.devnet {
+        for (what, path) in [
+            ("rollups artifacts", &args.rollups),
+            ("token artifact", &args.token),
+        ] {
+            if !path.exists() {
+                bail!(
+                    "{what} not found at {}: run `npm ci` and `forge build` (or `cargo xtask setup`)",
+                    path.display()
+                );
+            }
+        }
+        devnet::install_canonical(&provider, &args.rollups)
+            .await
+            .context("deploying Cartesi Rollups v2.2.0")?;
+    }
+    let template_hash = args.template_hash.unwrap_or_else(|| {
+        if !args.devnet {
+            tracing::warn!(
+                "no --template-hash: the application gets the host-mode placeholder, which no Cartesi machine has"
             );
         }
-    }
-    let supply = U256::from(args.supply) * U256::from(10u64).pow(U256::from(18u64));
+        devnet::host_template_hash()
+    });
+    let salt = match args.salt {
+        Some(s) => s,
+        None => devnet::fresh_salt(&provider, key.address()).await?,
+    };
     let consensus = if args.validators.is_empty() {
         devnet::ConsensusSpec::Authority(key.address())
     } else {
         devnet::ConsensusSpec::Quorum(args.validators.clone())
     };
-    let d = devnet::deploy(
+    let app = devnet::deploy_application(
         &provider,
         key.address(),
         &consensus,
         args.epoch_length,
-        &args.rollups,
-        &args.token,
-        supply,
+        template_hash,
+        salt,
     )
     .await
-    .context("deploying")?;
-    let block = provider.get_block_number().await?;
-    let mut doc = serde_json::to_value(d)?;
-    doc["epoch_length"] = args.epoch_length.into();
-    doc["block"] = block.into();
-    println!("{doc}");
+    .context("deploying the application")?;
+    let token = if args.devnet {
+        let supply = U256::from(args.supply) * U256::from(10u64).pow(U256::from(18u64));
+        Some(
+            devnet::deploy_token(&provider, &args.token, supply)
+                .await
+                .context("deploying the reward token")?,
+        )
+    } else {
+        None
+    };
+    let doc = Deployed {
+        chain_id,
+        input_box: INPUT_BOX,
+        ether_portal: ETHER_PORTAL,
+        erc20_portal: ERC20_PORTAL,
+        consensus: app.consensus,
+        application: app.application,
+        token,
+        template_hash: app.template_hash,
+        salt: app.salt,
+        epoch_length: args.epoch_length,
+        block: app.block,
+    };
+    println!("{}", serde_json::to_string(&doc)?);
     Ok(())
 }
