@@ -35,7 +35,7 @@ fn address(v: &Value) -> Address {
 }
 
 /// `crucible-node deploy ARGS` → exit success, stdout, stderr.
-fn deploy(args: &[&str]) -> (bool, String, String) {
+fn deploy<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (bool, String, String) {
     let out = Command::new(&bins().node)
         .arg("deploy")
         .args(args)
@@ -51,7 +51,7 @@ fn deploy(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-fn deployed(args: &[&str]) -> Value {
+fn deployed<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> Value {
     let (ok, stdout, stderr) = deploy(args);
     assert!(ok, "crucible-node deploy {args:?}: {stderr}");
     serde_json::from_str(&stdout).expect("deploy prints JSON")
@@ -132,16 +132,22 @@ async fn deploy_uses_the_canonical_contracts_a_chain_already_has() {
     // transaction, with the machine's template hash; no token.
     let template = b256!("0x5c3a9d8f0e7b6a1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8");
     let template_s = template.to_string();
-    let d = deployed(&[
-        "--rpc",
-        anvil.url(),
-        "--key",
-        ANVIL_KEYS[5],
-        "--epoch-length",
-        "4",
-        "--template-hash",
-        &template_s,
-    ]);
+    // The user's deployment with these arguments added.
+    let as_user = |more: &[&str]| -> Vec<String> {
+        [
+            "--rpc",
+            anvil.url(),
+            "--key",
+            ANVIL_KEYS[5],
+            "--epoch-length",
+            "4",
+        ]
+        .iter()
+        .chain(more)
+        .map(|a| a.to_string())
+        .collect()
+    };
+    let d = deployed(&as_user(&["--template-hash", &template_s]));
     assert!(d.get("token").is_none(), "{d}");
     assert_eq!(address(&d["input_box"]), rollup::INPUT_BOX);
     assert_eq!(d["chain_id"], 31337);
@@ -190,18 +196,7 @@ async fn deploy_uses_the_canonical_contracts_a_chain_already_has() {
 
     // The same salt twice: refused before any transaction.
     let salt = d["salt"].as_str().unwrap().to_string();
-    let (ok, _, stderr) = deploy(&[
-        "--rpc",
-        anvil.url(),
-        "--key",
-        ANVIL_KEYS[5],
-        "--epoch-length",
-        "4",
-        "--template-hash",
-        &template_s,
-        "--salt",
-        &salt,
-    ]);
+    let (ok, _, stderr) = deploy(&as_user(&["--template-hash", &template_s, "--salt", &salt]));
     assert!(!ok && stderr.contains("already exists"), "{stderr}");
     assert_eq!(
         chain.get_transaction_count(user.address()).await.unwrap(),
@@ -219,20 +214,14 @@ async fn deploy_uses_the_canonical_contracts_a_chain_already_has() {
                 .to_string()
         })
         .collect();
-    let q = deployed(&[
-        "--rpc",
-        anvil.url(),
-        "--key",
-        ANVIL_KEYS[5],
-        "--epoch-length",
-        "4",
+    let q = deployed(&as_user(&[
         "--validator",
         &validators[0],
         "--validator",
         &validators[1],
         "--validator",
         &validators[2],
-    ]);
+    ]));
     assert_eq!(
         chain.get_transaction_count(user.address()).await.unwrap(),
         3,
