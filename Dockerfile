@@ -45,11 +45,12 @@ EOF
 
 WORKDIR /opt/cartesi/dapp
 COPY . .
-# The command and flags of `cargo xtask riscv` (xtask/src/riscv.rs: DAPP_BUILD, RUSTFLAGS),
+# The command and flags of `cargo xtask riscv` (xtask/src/riscv.rs: RISCV_BUILD, RUSTFLAGS),
 # which builds crucible-core's riscv64 tests in the same invocation: the same packages give
-# the same feature resolution, hence the same DApp binary.
+# the same feature resolution, hence the same DApp binary (where the sources are does not
+# change it).
 ENV CARGO_TARGET_DIR=/opt/cartesi/dapp/target/riscv64
-ENV RUSTFLAGS="-C target-feature=+crt-static --remap-path-prefix=/opt/cartesi/dapp=/opt/cartesi/dapp"
+ENV RUSTFLAGS="-C target-feature=+crt-static"
 RUN cargo build --release --locked --target riscv64gc-unknown-linux-gnu -p crucible-core -p crucible-dapp --bins --tests --example cost_probe
 
 ################################################################################

@@ -27,20 +27,15 @@ pub(crate) const RISCV_BUILD: &str = concat!(
     " -p crucible-core -p crucible-dapp --bins --tests --example cost_probe"
 );
 
-/// Where the Dockerfile's cross-build stage has the sources. Every riscv64 build names its
-/// sources as if they were there (the paths compiled into the DApp, such as panic
-/// locations, then do not depend on the checkout's location), with the target directory at
-/// `target/riscv64` below them.
-pub(crate) const IMAGE_SOURCE_DIR: &str = "/opt/cartesi/dapp";
+/// Where the Dockerfile's cross-build stage has the sources.
+#[cfg(test)]
+const IMAGE_SOURCE_DIR: &str = "/opt/cartesi/dapp";
 
-/// The RUSTFLAGS of a riscv64 build of the sources at `repo`: a static binary, with the
-/// sources' paths mapped to [`IMAGE_SOURCE_DIR`].
-pub(crate) fn rustflags(repo: &Path) -> String {
-    format!(
-        "-C target-feature=+crt-static --remap-path-prefix={}={IMAGE_SOURCE_DIR}",
-        repo.display()
-    )
-}
+/// The RUSTFLAGS of every riscv64 build of the DApp, here and in the Dockerfile: a static
+/// binary, nothing else. A flag that names the checkout's path (`--remap-path-prefix`) would
+/// differ between checkouts, and it changes the binary's bytes.
+pub(crate) const RUSTFLAGS: &str = "-C target-feature=+crt-static";
+
 const QEMU: &str = "qemu-riscv64-static";
 
 fn chroot_dir() -> PathBuf {
@@ -153,7 +148,9 @@ pub(crate) fn build() -> anyhow::Result<Build> {
         run(Command::new("apt-get").args(["install", "-y", "-q", "qemu-user-static"]))?;
     }
     // The repository appears at the same path inside the chroot, so the paths compiled into
-    // the test binaries (CARGO_MANIFEST_DIR) are valid when they run on the host.
+    // the test binaries (CARGO_MANIFEST_DIR) are valid when they run on the host. Where the
+    // sources are does not change the DApp: cargo names a workspace's sources by relative
+    // paths, so the Dockerfile's build at IMAGE_SOURCE_DIR gives the same binary.
     let repo = root().canonicalize()?;
     let target_dir = repo.join("target/riscv64");
     let messages = {
@@ -161,11 +158,10 @@ pub(crate) fn build() -> anyhow::Result<Build> {
         mounts.proc(&r.join("proc"))?;
         mounts.bind(&repo, &r.join(repo.strip_prefix("/")?))?;
         let script = format!(
-            "cd '{}' && CARGO_TARGET_DIR='{}' RUSTFLAGS='{}' {RISCV_BUILD} \
+            "cd '{}' && CARGO_TARGET_DIR='{}' RUSTFLAGS='{RUSTFLAGS}' {RISCV_BUILD} \
              --message-format=json-render-diagnostics",
             repo.display(),
             target_dir.display(),
-            rustflags(&repo)
         );
         eprintln!("+ chroot {} sh -c {script:?}", r.display());
         let out = Command::new("chroot")
@@ -240,10 +236,9 @@ mod tests {
     fn the_dockerfile_builds_the_dapp_as_xtask_does() {
         let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
         let lines: Vec<&str> = dockerfile.lines().map(str::trim).collect();
-        let image = Path::new(IMAGE_SOURCE_DIR);
         for expected in [
             format!("RUN {RISCV_BUILD}"),
-            format!("ENV RUSTFLAGS=\"{}\"", rustflags(image)),
+            format!("ENV RUSTFLAGS=\"{RUSTFLAGS}\""),
             format!("ENV CARGO_TARGET_DIR={IMAGE_SOURCE_DIR}/target/riscv64"),
             format!("WORKDIR {IMAGE_SOURCE_DIR}"),
             "COPY xtask/rv/install-toolchain.sh /tmp/install-toolchain.sh".to_string(),
