@@ -2,8 +2,9 @@
 //! v2.2.0 at the canonical addresses gets only the consensus and the application from
 //! `crucible-node deploy` (through the canonical factories, one transaction for an Authority,
 //! with the given template hash), and a chain without them is refused with the reason. A
-//! node and `crucible validate` behind an endpoint that caps `eth_getLogs` ranges and drops
-//! requests, as public endpoints do, miss no input and no claim.
+//! node and `crucible validate` behind an endpoint that caps `eth_getLogs` ranges, drops
+//! requests and loses answers (to the node's claims too), as public endpoints do, miss no
+//! input and no claim.
 
 use alloy::{
     primitives::{Address, B256, U256, b256},
@@ -290,6 +291,8 @@ async fn a_node_behind_a_capped_dropping_endpoint_misses_nothing() {
         ProxyRules {
             max_log_range: CAP,
             drop_every: 7,
+            lose_answer_every: 11,
+            lose_send_answer_every: 2,
         },
     )
     .await;
@@ -350,15 +353,22 @@ async fn a_node_behind_a_capped_dropping_endpoint_misses_nothing() {
     assert_eq!(report["epochs"].as_array().unwrap().len(), rows.len());
 
     let widest = proxy.count(|s| &s.widest_log_range);
-    let (refused, dropped) = (
+    let (refused, dropped, lost, sends_lost, known) = (
         proxy.count(|s| &s.refused_ranges),
         proxy.count(|s| &s.dropped),
+        proxy.count(|s| &s.answers_lost),
+        proxy.count(|s| &s.send_answers_lost),
+        proxy.count(|s| &s.sends_refused_as_known),
     );
     eprintln!(
-        "proxy: {} requests, {dropped} dropped, {refused} eth_getLogs refused for their range, {} served (widest {widest} blocks)",
+        "proxy: {} requests, {dropped} dropped, {lost} answers lost, {sends_lost} of {} transactions taken with their answer lost and {known} sent again refused as known, {refused} eth_getLogs refused for their range, {} served (widest {widest} blocks)",
         proxy.count(|s| &s.requests),
+        proxy.count(|s| &s.sends),
         proxy.count(|s| &s.log_queries),
     );
-    assert!(refused > 0 && dropped > 0, "the endpoint misbehaved");
+    assert!(
+        refused > 0 && dropped > 0 && lost > 0 && sends_lost > 0 && known > 0,
+        "the endpoint misbehaved"
+    );
     assert!(widest <= CAP);
 }

@@ -1,16 +1,20 @@
 //! A JSON-RPC proxy in front of anvil that behaves like a public endpoint under load: it
 //! refuses `eth_getLogs` over more than a set number of blocks (as public endpoints do, with
-//! a JSON-RPC error) and drops every n-th request (closes the connection without answering,
-//! before the request reaches the chain).
+//! a JSON-RPC error), drops every n-th request (closes the connection without answering,
+//! before the request reaches the chain), and loses every m-th answer (the chain got the
+//! request, the client never hears back).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response, body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, Ordering},
+use std::{
+    collections::HashSet,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 use tokio::net::TcpListener;
 
@@ -19,8 +23,14 @@ use tokio::net::TcpListener;
 pub struct ProxyRules {
     /// The most blocks one `eth_getLogs` may span (`fromBlock..=toBlock`, both numbers).
     pub max_log_range: u64,
-    /// Every n-th request is dropped (0: none).
+    /// Every n-th request is dropped before it reaches the chain (0: none).
     pub drop_every: u64,
+    /// Every m-th request reaches the chain but its answer is lost (0: none).
+    pub lose_answer_every: u64,
+    /// Every k-th `eth_sendRawTransaction` reaches the chain but its answer is lost (0: none).
+    /// A transaction sent again is refused as geth does ("already known"), without reaching
+    /// the chain.
+    pub lose_send_answer_every: u64,
 }
 
 /// What the proxy saw.
@@ -30,6 +40,14 @@ pub struct ProxyStats {
     pub requests: AtomicU64,
     /// Requests dropped without an answer.
     pub dropped: AtomicU64,
+    /// Requests the chain answered whose answer was lost.
+    pub answers_lost: AtomicU64,
+    /// `eth_sendRawTransaction` requests received.
+    pub sends: AtomicU64,
+    /// Of those, the ones the chain took whose answer was lost.
+    pub send_answers_lost: AtomicU64,
+    /// Of those, the ones refused as already known.
+    pub sends_refused_as_known: AtomicU64,
     /// `eth_getLogs` refused for their range.
     pub refused_ranges: AtomicU64,
     /// `eth_getLogs` forwarded.
@@ -88,18 +106,27 @@ impl RpcProxy {
         let upstream = upstream.to_string();
         let client = reqwest::Client::new();
         let counters = stats.clone();
+        let known = Arc::new(Mutex::new(HashSet::new()));
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
-                let (upstream, client, stats) =
-                    (upstream.clone(), client.clone(), counters.clone());
+                let (upstream, client, stats, known) = (
+                    upstream.clone(),
+                    client.clone(),
+                    counters.clone(),
+                    known.clone(),
+                );
                 tokio::spawn(async move {
                     let service = service_fn(move |req: Request<Incoming>| {
-                        let (upstream, client, stats) =
-                            (upstream.clone(), client.clone(), stats.clone());
-                        async move { handle(req, &upstream, &client, &stats, rules).await }
+                        let (upstream, client, stats, known) = (
+                            upstream.clone(),
+                            client.clone(),
+                            stats.clone(),
+                            known.clone(),
+                        );
+                        async move { handle(req, &upstream, &client, (&stats, &known), rules).await }
                     });
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -120,7 +147,7 @@ async fn handle(
     req: Request<Incoming>,
     upstream: &str,
     client: &reqwest::Client,
-    stats: &ProxyStats,
+    (stats, known): (&ProxyStats, &Mutex<HashSet<String>>),
     rules: ProxyRules,
 ) -> Result<Response<Full<Bytes>>, Dropped> {
     let body = req
@@ -135,6 +162,26 @@ async fn handle(
         return Err(Dropped);
     }
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let is_send = request["method"] == "eth_sendRawTransaction";
+    if is_send {
+        let raw = request["params"][0]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if !known.lock().expect("not poisoned").insert(raw) {
+            stats.sends_refused_as_known.fetch_add(1, Ordering::Relaxed);
+            let refusal = json!({
+                "jsonrpc": "2.0",
+                "id": request["id"],
+                "error": { "code": -32000, "message": "already known" },
+            });
+            return Ok(json_response(refusal.to_string().into()));
+        }
+    }
+    let lose_send = is_send && {
+        let k = stats.sends.fetch_add(1, Ordering::Relaxed) + 1;
+        rules.lose_send_answer_every > 0 && k.is_multiple_of(rules.lose_send_answer_every)
+    };
     if request["method"] == "eth_getLogs" {
         match log_span(&request) {
             Some(span) if span <= rules.max_log_range => {
@@ -165,6 +212,14 @@ async fn handle(
         .bytes()
         .await
         .map_err(|_| Dropped)?;
+    if lose_send {
+        stats.send_answers_lost.fetch_add(1, Ordering::Relaxed);
+        return Err(Dropped);
+    }
+    if rules.lose_answer_every > 0 && n.is_multiple_of(rules.lose_answer_every) {
+        stats.answers_lost.fetch_add(1, Ordering::Relaxed);
+        return Err(Dropped);
+    }
     Ok(json_response(answer))
 }
 
