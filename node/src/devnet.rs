@@ -382,7 +382,7 @@ pub async fn deploy_application(
     }
     let length = U256::from(epoch_length);
     let data_availability = input_box_data_availability();
-    let (consensus, application, receipt) = match consensus {
+    let (consensus, application) = match consensus {
         ConsensusSpec::Authority(authority_owner) => {
             let factory = ISelfHostedApplicationFactory::new(
                 rollup::SELF_HOSTED_APPLICATION_FACTORY,
@@ -401,20 +401,17 @@ pub async fn deploy_application(
                 .await?;
             let (application, authority) = (addresses._0, addresses._1);
             refuse_taken(provider, application, salt).await?;
-            let receipt = factory
-                .deployContracts(
-                    *authority_owner,
-                    length,
-                    owner,
-                    template_hash,
-                    data_availability,
-                    salt,
-                )
-                .send()
-                .await?
-                .confirmed()
-                .await?;
-            (authority, application, receipt)
+            let call = factory.deployContracts(
+                *authority_owner,
+                length,
+                owner,
+                template_hash,
+                data_availability,
+                salt,
+            );
+            let sent = async { call.send().await?.confirmed().await };
+            create2_landed(provider, application, sent).await?;
+            (authority, application)
         }
         ConsensusSpec::Quorum(validators) => {
             let quorum = deploy_quorum(provider, validators, epoch_length).await?;
@@ -430,28 +427,61 @@ pub async fn deploy_application(
                 .call()
                 .await?;
             refuse_taken(provider, application, salt).await?;
-            let receipt = factory
-                .newApplication(quorum, owner, template_hash, data_availability, salt)
-                .send()
-                .await?
-                .confirmed()
-                .await?;
-            (quorum, application, receipt)
+            let call =
+                factory.newApplication(quorum, owner, template_hash, data_availability, salt);
+            let sent = async { call.send().await?.confirmed().await };
+            create2_landed(provider, application, sent).await?;
+            (quorum, application)
         }
     };
-    if !receipt.status() || provider.get_code_at(application).await?.is_empty() {
-        return Err(Error::Reverted(format!(
-            "the factory's transaction {} left no application at {application}",
-            receipt.transaction_hash
-        )));
-    }
+    let block = u64::try_from(
+        crate::runner::IApplication::new(application, provider)
+            .getDeploymentBlockNumber()
+            .call()
+            .await?,
+    )
+    .unwrap_or_default();
     Ok(AppDeployment {
         consensus,
         application,
         template_hash,
         salt,
-        block: receipt.block_number.unwrap_or_default(),
+        block,
     })
+}
+
+/// How long [`create2_landed`] waits for the code of a transaction whose answer was lost.
+const LOST_ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Waits for `sent`, a factory's transaction that deploys to the CREATE2 address `target`.
+/// If its answer is lost — the endpoint took the transaction and the connection dropped, and
+/// sending it again was refused as a known transaction or a spent nonce — the code at
+/// `target` tells whether it went through: up to [`LOST_ANSWER_WAIT`] is waited for it.
+async fn create2_landed(
+    provider: &impl Provider,
+    target: Address,
+    sent: impl Future<Output = Result<alloy::rpc::types::TransactionReceipt>>,
+) -> Result<()> {
+    match sent.await {
+        Ok(receipt) if receipt.status() && !provider.get_code_at(target).await?.is_empty() => {
+            Ok(())
+        }
+        Ok(receipt) => Err(Error::Reverted(format!(
+            "the factory's transaction {} left no code at {target}",
+            receipt.transaction_hash
+        ))),
+        Err(e) => {
+            tracing::warn!("sending the factory's transaction: {e}; looking for {target} on chain");
+            let started = Instant::now();
+            while started.elapsed() < LOST_ANSWER_WAIT {
+                if !provider.get_code_at(target).await?.is_empty() {
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e)
+        }
+    }
 }
 
 /// An error if `application` (a factory's CREATE2 target) already has code.
@@ -535,17 +565,9 @@ pub async fn deploy_quorum(
         .call()
         .await?;
     if provider.get_code_at(address).await?.is_empty() {
-        let receipt = factory
-            .newQuorum(validators.to_vec(), length, B256::ZERO)
-            .send()
-            .await?
-            .confirmed()
-            .await?;
-        if !receipt.status() || provider.get_code_at(address).await?.is_empty() {
-            return Err(Error::Reverted(format!(
-                "QuorumFactory.newQuorum left no code at {address}"
-            )));
-        }
+        let call = factory.newQuorum(validators.to_vec(), length, B256::ZERO);
+        let sent = async { call.send().await?.confirmed().await };
+        create2_landed(provider, address, sent).await?;
     }
     Ok(address)
 }

@@ -238,6 +238,37 @@ async fn deploy_uses_the_canonical_contracts_a_chain_already_has() {
         "no --template-hash: the host-mode placeholder"
     );
 
+    // Through an endpoint that loses the answer to every transaction it passes on (and
+    // refuses it sent again, as known), the deployment still completes, once: the
+    // application's code on chain says that the transaction went through.
+    let lossy = RpcProxy::start(
+        anvil.url(),
+        ProxyRules {
+            max_log_range: u64::MAX,
+            drop_every: 0,
+            lose_answer_every: 0,
+            lose_send_answer_every: 1,
+        },
+    )
+    .await;
+    let mut through_lossy = as_user(&["--template-hash", &template_s]);
+    through_lossy[1] = lossy.url.clone();
+    let l = deployed(&through_lossy);
+    assert!(
+        !chain
+            .get_code_at(address(&l["application"]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        chain.get_transaction_count(user.address()).await.unwrap(),
+        4
+    );
+    assert_eq!(lossy.count(|s| &s.send_answers_lost), 1);
+    assert!(lossy.count(|s| &s.sends_refused_as_known) >= 1);
+    assert!(l["block"].as_u64().unwrap() > 0, "{l}");
+
     // The node runs the application deployed this way: it reads an input, and its claim is
     // accepted by the user's Authority.
     let _: B256 = template;
