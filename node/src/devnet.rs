@@ -451,7 +451,7 @@ pub async fn deploy_application(
 }
 
 /// How long [`create2_landed`] waits for the code of a transaction whose answer was lost.
-const LOST_ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+const LOST_ANSWER_WAIT: Duration = Duration::from_secs(120);
 
 /// Waits for `sent`, a factory's transaction that deploys to the CREATE2 address `target`.
 /// If its answer is lost — the endpoint took the transaction and the connection dropped, and
