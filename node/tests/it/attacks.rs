@@ -4,7 +4,7 @@
 //! `CRUCIBLE_RISCV_DAPP` set (by `cargo xtask test`), the riscv64 build under qemu answers
 //! the same stream byte for byte.
 
-use crate::devnet_support::{dapp, patient, repo, riscv_dapp};
+use crate::devnet_support::{dapp, patient, peak_rss_kib, repo, riscv_dapp};
 use alloy_primitives::{Address, B256, address};
 use alloy_sol_types::{SolCall, SolInterface};
 use crucible_core::builder::hostile;
@@ -76,14 +76,6 @@ fn script() -> Vec<Step> {
         steps.push(Step::Honest(evaluate(mlp, val)));
     }
     steps
-}
-
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 fn evaluated_ppm(result: &RequestResult) -> Option<u64> {

@@ -48,6 +48,15 @@ pub(crate) fn token_artifact() -> Option<PathBuf> {
     Some(artifact)
 }
 
+/// The peak resident memory (`VmHWM`) of process `pid` (a number, or `self`), in KiB.
+pub(crate) fn peak_rss_kib(pid: impl std::fmt::Display) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
 /// A machine configuration for DApps that may run slowly (the riscv64 build under qemu).
 pub(crate) fn patient() -> crucible_node::machine::MachineConfig {
     crucible_node::machine::MachineConfig {

@@ -8,7 +8,7 @@
 //! the riscv64 build under qemu-user is measured too (qemu's own memory included, so an
 //! upper bound of the guest's).
 
-use crate::devnet_support::{dapp, patient, repo, riscv_dapp};
+use crate::devnet_support::{dapp, patient, peak_rss_kib, repo, riscv_dapp};
 use alloy_primitives::{Address, B256, address};
 use alloy_sol_types::{SolCall, SolInterface};
 use crucible_core::{
@@ -177,13 +177,7 @@ impl Feeder {
 
     fn peak_rss_mib(&self) -> u64 {
         let pid = self.machine.dapp_pid().expect("the DApp runs");
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc");
-        let kib: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmHWM");
-        kib >> 10
+        peak_rss_kib(pid).expect("/proc reports the DApp's peak memory") >> 10
     }
 }
 

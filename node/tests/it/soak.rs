@@ -4,7 +4,7 @@
 //! (accepted or rejected, never an exception); inputs per second and the peak resident
 //! memory of the node process and of the DApp are printed.
 
-use crate::devnet_support::{dapp, patient};
+use crate::devnet_support::{dapp, patient, peak_rss_kib};
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_sol_types::SolCall;
 use crucible_core::{
@@ -49,14 +49,6 @@ fn sender(n: u64) -> Address {
     let mut a = [0x5au8; 20];
     a[12..].copy_from_slice(&n.to_be_bytes());
     Address::from(a)
-}
-
-fn peak_rss_kib(pid: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 fn small_dataset() -> Vec<u8> {
