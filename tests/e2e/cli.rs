@@ -5,8 +5,7 @@ use alloy::{
     primitives::Address, providers::ProviderBuilder, signers::local::PrivateKeySigner,
     sol_types::SolCall,
 };
-use crucible_e2e::{crucible, crucible_json, repo, skipped, token_artifact, tool};
-use crucible_node::Confirm;
+use crucible_e2e::{add_input, crucible, crucible_json, repo, skipped, token_artifact, tool};
 use crucible_node::devnet::{ANVIL_KEYS, IInputBox};
 use crucible_types::{Cid, abi};
 use std::{path::Path, time::Duration};
@@ -35,14 +34,13 @@ async fn first_chunk_then_count(devnet: &serde_json::Value, blob: &[u8]) -> u64 
         crucible_node::signing_provider(devnet["rpc"].as_str().unwrap().parse().unwrap(), key);
     let cid = Cid::of(blob);
     let call = abi::put_chunk_calls(blob).swap_remove(0);
-    IInputBox::new(addr(devnet, "input_box"), &provider)
-        .addInput(addr(devnet, "application"), call.abi_encode().into())
-        .send()
-        .await
-        .unwrap()
-        .confirmed()
-        .await
-        .unwrap();
+    add_input(
+        &provider,
+        addr(devnet, "input_box"),
+        addr(devnet, "application"),
+        call.abi_encode(),
+    )
+    .await;
     let count = input_count(devnet).await;
     let node = devnet["node"].as_str().unwrap();
     let client = reqwest::Client::new();

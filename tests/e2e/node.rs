@@ -15,7 +15,8 @@ use alloy::{
     sol_types::{SolCall, SolInterface},
 };
 use crucible_e2e::{
-    NodeArgs, NodeProcess, bins, connect, hex_bytes, hex_u64, run_json, start_anvil, token_artifact,
+    NodeArgs, NodeProcess, add_input, bins, connect, hex_bytes, hex_u64, run_json, start_anvil,
+    token_artifact,
 };
 use crucible_node::Confirm;
 use crucible_node::{
@@ -36,14 +37,7 @@ struct Chain<P> {
 
 impl<P: Provider> Chain<P> {
     async fn add(&self, payload: Vec<u8>) {
-        IInputBox::new(self.input_box, &self.provider)
-            .addInput(self.app, payload.into())
-            .send()
-            .await
-            .expect("addInput sent")
-            .confirmed()
-            .await
-            .expect("addInput mined");
+        add_input(&self.provider, self.input_box, self.app, payload).await;
     }
 
     async fn upload(&self, bytes: &[u8]) -> Cid {

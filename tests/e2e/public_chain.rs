@@ -7,20 +7,19 @@
 //! input and no claim.
 
 use alloy::{
-    primitives::{Address, B256, U256, b256},
+    primitives::{Address, U256, b256},
     providers::Provider,
     rpc::types::Filter,
     signers::local::PrivateKeySigner,
     sol_types::{SolCall, SolEvent},
 };
 use crucible_e2e::{
-    NodeArgs, NodeProcess, bins, connect, crucible_json,
+    NodeArgs, NodeProcess, add_input, bins, connect, crucible_json,
     proxy::{ProxyRules, RpcProxy},
     repo, start_anvil, token_artifact,
 };
 use crucible_node::{
-    Confirm,
-    devnet::{self, ANVIL_KEYS, IApplicationFactory, IInputBox, IOwned},
+    devnet::{self, ANVIL_KEYS, IApplicationFactory, IOwned},
     query::EpochClaims,
     runner::IApplication,
 };
@@ -56,18 +55,6 @@ fn deployed<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> Value {
     let (ok, stdout, stderr) = deploy(args);
     assert!(ok, "crucible-node deploy {args:?}: {stderr}");
     serde_json::from_str(&stdout).expect("deploy prints JSON")
-}
-
-async fn add_input(provider: &impl Provider, app: Address, payload: Vec<u8>) {
-    let receipt = IInputBox::new(rollup::INPUT_BOX, provider)
-        .addInput(app, payload.into())
-        .send()
-        .await
-        .expect("addInput sent")
-        .confirmed()
-        .await
-        .expect("addInput mined");
-    assert!(receipt.status());
 }
 
 async fn mine(provider: &impl Provider, blocks: u64) {
@@ -271,9 +258,9 @@ async fn deploy_uses_the_canonical_contracts_a_chain_already_has() {
 
     // The node runs the application deployed this way: it reads an input, and its claim is
     // accepted by the user's Authority.
-    let _: B256 = template;
     add_input(
         &chain,
+        rollup::INPUT_BOX,
         app,
         abi::put_chunk_calls(b"on a public chain")[0].abi_encode(),
     )
@@ -337,7 +324,7 @@ async fn a_node_behind_a_capped_dropping_endpoint_misses_nothing() {
         } else {
             vec![0xde, 0xad, round]
         };
-        add_input(&chain, app, payload).await;
+        add_input(&chain, rollup::INPUT_BOX, app, payload).await;
         sent += 1;
         mine(&chain, 3 * CAP + u64::from(round)).await;
     }

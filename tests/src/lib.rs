@@ -104,6 +104,26 @@ pub async fn connect(anvil: &Anvil, key: &PrivateKeySigner) -> impl Provider + C
     crucible_node::signing_provider(anvil.url().parse().expect("anvil URL"), key.clone())
 }
 
+/// Sends `addInput(app, payload)` to the InputBox at `input_box` and waits until it is mined
+/// (a revert fails the test).
+pub async fn add_input(
+    provider: &impl Provider,
+    input_box: alloy::primitives::Address,
+    app: alloy::primitives::Address,
+    payload: Vec<u8>,
+) {
+    use crucible_node::Confirm;
+    let receipt = crucible_node::devnet::IInputBox::new(input_box, provider)
+        .addInput(app, payload.into())
+        .send()
+        .await
+        .expect("addInput sent")
+        .confirmed()
+        .await
+        .expect("addInput mined");
+    assert!(receipt.status(), "addInput reverted");
+}
+
 /// Runs `program args` and parses its stdout as one JSON document; panics with its
 /// stderr if it fails.
 pub fn run_json(program: &Path, args: &[&str]) -> Value {
