@@ -1,10 +1,7 @@
 //! Sending inputs: `addInput`, portal deposits, chunked resumable uploads, and reading the
 //! notices an input produced.
 
-use crate::{
-    node_api::{Processed, hex_bytes},
-    session::Session,
-};
+use crate::{node_api::Processed, session::Session};
 use alloy::{
     primitives::U256,
     providers::Provider,
@@ -152,8 +149,7 @@ impl Session {
 pub(crate) fn notices(p: &Processed) -> Vec<ICrucibleOutputsCalls> {
     p.outputs
         .iter()
-        .filter(|o| o["decoded_data"]["type"] == "0xc258d6e5")
-        .filter_map(|o| hex_bytes(&o["decoded_data"]["payload"]).ok())
-        .filter_map(|b| ICrucibleOutputsCalls::abi_decode(&b).ok())
+        .filter_map(|o| o.notice())
+        .filter_map(|b| ICrucibleOutputsCalls::abi_decode(b).ok())
         .collect()
 }

@@ -2,18 +2,22 @@
 //! JSON-RPC, plus crucible-node's `/blobs`).
 
 use crate::exit::Exit;
-use alloy::primitives::{Address, hex};
+use alloy::primitives::Address;
 use anyhow::{Context, bail};
+use crucible_api::{
+    InputStatus, NodeClient, Output, Quantity,
+    rpc::{ListOutputsParams, ListReportsParams},
+};
 use crucible_types::Cid;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::time::{Duration, Instant};
 
 /// One processed input, as the node reports it.
 #[derive(Debug, Clone)]
 pub(crate) struct Processed {
     pub(crate) accepted: bool,
-    /// The input's outputs (`cartesi_listOutputs` items).
-    pub(crate) outputs: Vec<Value>,
+    /// The input's outputs.
+    pub(crate) outputs: Vec<Output>,
     /// The input's report payloads.
     pub(crate) reports: Vec<Vec<u8>>,
 }
@@ -29,11 +33,12 @@ impl Processed {
     }
 }
 
-#[derive(Debug, Clone)]
+/// The CLI's view of one node: the shared [`NodeClient`] for the official API, plus
+/// crucible-node's `/blobs` and progress spinners.
+#[derive(Debug)]
 pub(crate) struct NodeApi {
-    url: String,
-    app: Address,
-    client: reqwest::Client,
+    client: NodeClient,
+    http: reqwest::Client,
     /// Show spinners while waiting (not in `--json` mode, only on a terminal).
     spinners: bool,
 }
@@ -44,25 +49,31 @@ fn unavailable(url: &str, e: &reqwest::Error) -> Exit {
     ))
 }
 
-/// A `0x` hex quantity.
-pub(crate) fn hex_u64(v: &Value) -> anyhow::Result<u64> {
-    let s = v.as_str().context("expected a hex quantity")?;
-    u64::from_str_radix(s.trim_start_matches("0x"), 16).context("bad hex quantity")
-}
-
-/// `0x` hex bytes.
-pub(crate) fn hex_bytes(v: &Value) -> anyhow::Result<Vec<u8>> {
-    hex::decode(v.as_str().context("expected hex bytes")?).context("bad hex bytes")
+/// A node API error as the CLI reports it: an unreachable node exits as unavailable.
+pub(crate) fn api_error(e: crucible_api::Error) -> anyhow::Error {
+    match e {
+        crucible_api::Error::Unavailable { url, source } => unavailable(&url, &source).into(),
+        other => other.into(),
+    }
 }
 
 impl NodeApi {
     pub(crate) fn new(url: &str, app: Address, spinners: bool) -> Self {
+        let http = reqwest::Client::new();
         Self {
-            url: url.trim_end_matches('/').to_string(),
-            app,
-            client: reqwest::Client::new(),
+            client: NodeClient::with_http(url, app.to_string(), http.clone()),
+            http,
             spinners,
         }
+    }
+
+    /// The official API.
+    pub(crate) fn api(&self) -> &NodeClient {
+        &self.client
+    }
+
+    fn url(&self) -> &str {
+        self.client.url()
     }
 
     /// A spinner on stderr saying what is awaited (hidden when not wanted).
@@ -77,50 +88,12 @@ impl NodeApi {
         bar
     }
 
-    /// One JSON-RPC call with `application` added to the params; returns `result`.
-    pub(crate) async fn rpc(&self, method: &str, mut params: Value) -> anyhow::Result<Value> {
-        params["application"] = json!(self.app.to_string());
-        let answer: Value = self
-            .client
-            .post(format!("{}/rpc", self.url))
-            .json(&json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }))
-            .send()
+    /// Every output of the application, oldest first.
+    pub(crate) async fn outputs(&self) -> anyhow::Result<Vec<Output>> {
+        self.client
+            .outputs(&ListOutputsParams::default())
             .await
-            .map_err(|e| unavailable(&self.url, &e))?
-            .json()
-            .await
-            .context("the node's JSON-RPC answer")?;
-        if let Some(e) = answer.get("error") {
-            bail!("{method}: {} ({})", e["message"], e["code"]);
-        }
-        Ok(answer["result"].clone())
-    }
-
-    /// A `cartesi_get*` call that may answer "not found" (-31001) while the node catches up.
-    async fn get_opt(&self, method: &str, params: Value) -> anyhow::Result<Option<Value>> {
-        match self.rpc(method, params).await {
-            Ok(v) => Ok(Some(v["data"].clone())),
-            Err(e) if e.to_string().contains("-31001") => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Every item of a `cartesi_list*` method (with extra filters), following pagination.
-    pub(crate) async fn list_all(&self, method: &str, filter: Value) -> anyhow::Result<Vec<Value>> {
-        let mut items = Vec::new();
-        loop {
-            let mut params = filter.clone();
-            params["offset"] = json!(items.len());
-            params["limit"] = json!(1000);
-            let page = self.rpc(method, params).await?;
-            let data = page["data"].as_array().cloned().unwrap_or_default();
-            let total = page["pagination"]["total_count"].as_u64().unwrap_or(0);
-            let got = data.len();
-            items.extend(data);
-            if items.len() as u64 >= total || got == 0 {
-                return Ok(items);
-            }
-        }
+            .map_err(api_error)
     }
 
     /// Waits until the node has processed input `index`, then returns what it produced.
@@ -132,35 +105,40 @@ impl NodeApi {
         let started = Instant::now();
         let spinner = self.spinner(format!("waiting for the node to process input {index}"));
         let input = loop {
-            if let Some(i) = self
-                .get_opt(
-                    "cartesi_getInput",
-                    json!({ "input_index": format!("{index:#x}") }),
-                )
-                .await?
-            {
+            if let Some(i) = self.client.input(index).await.map_err(api_error)? {
                 break i;
             }
             if started.elapsed() > timeout {
                 return Err(Exit::Unavailable(format!(
                     "the node at {} has not processed input {index} after {timeout:?}; check it (crucible devnet status)",
-                    self.url
+                    self.url()
                 ))
                 .into());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
         spinner.finish_and_clear();
-        let filter = json!({ "input_index": format!("{index:#x}") });
-        let outputs = self.list_all("cartesi_listOutputs", filter.clone()).await?;
+        let outputs = self
+            .client
+            .outputs(&ListOutputsParams {
+                input_index: Some(Quantity(index)),
+                ..Default::default()
+            })
+            .await
+            .map_err(api_error)?;
         let reports = self
-            .list_all("cartesi_listReports", filter)
-            .await?
-            .iter()
-            .map(|r| hex_bytes(&r["raw_data"]))
-            .collect::<anyhow::Result<_>>()?;
+            .client
+            .reports(&ListReportsParams {
+                input_index: Some(Quantity(index)),
+                ..Default::default()
+            })
+            .await
+            .map_err(api_error)?
+            .into_iter()
+            .map(|r| r.raw_data.to_vec())
+            .collect();
         Ok(Processed {
-            accepted: input["status"] == "ACCEPTED",
+            accepted: input.status == InputStatus::Accepted,
             outputs,
             reports,
         })
@@ -181,20 +159,16 @@ impl NodeApi {
 
     /// An inspect query answered by the DApp (a JSON report).
     pub(crate) async fn inspect(&self, path: &str) -> anyhow::Result<Value> {
-        let answer: Value = self
+        let answer = self
             .client
-            .post(format!("{}/inspect/{}", self.url, self.app))
-            .body(path.to_string())
-            .send()
+            .inspect(path.as_bytes())
             .await
-            .map_err(|e| unavailable(&self.url, &e))?
-            .json()
-            .await
-            .context("the node's inspect answer")?;
-        let report = answer["reports"]
-            .get(0)
-            .with_context(|| format!("inspect {path}: no report ({answer})"))?;
-        let v: Value = serde_json::from_slice(&hex_bytes(&report["payload"])?)
+            .map_err(api_error)?;
+        let report = answer
+            .reports
+            .first()
+            .with_context(|| format!("inspect {path}: no report ({answer:?})"))?;
+        let v: Value = serde_json::from_slice(&report.payload)
             .with_context(|| format!("inspect {path}: the report is not JSON"))?;
         if let Some(e) = v.get("error") {
             return Err(crate::exit::invalid(format!(
@@ -209,11 +183,11 @@ impl NodeApi {
     /// The blob with `cid`, checked against it; `None` if the node has no complete upload.
     pub(crate) async fn blob(&self, cid: &Cid) -> anyhow::Result<Option<Vec<u8>>> {
         let r = self
-            .client
-            .get(format!("{}/blobs/{cid}", self.url))
+            .http
+            .get(format!("{}/blobs/{cid}", self.url()))
             .send()
             .await
-            .map_err(|e| unavailable(&self.url, &e))?;
+            .map_err(|e| unavailable(self.url(), &e))?;
         if r.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -239,11 +213,11 @@ impl NodeApi {
         count: u32,
     ) -> anyhow::Result<Vec<u32>> {
         let v: Value = self
-            .client
-            .get(format!("{}/blobs/{cid}/chunks", self.url))
+            .http
+            .get(format!("{}/blobs/{cid}/chunks", self.url()))
             .send()
             .await
-            .map_err(|e| unavailable(&self.url, &e))?
+            .map_err(|e| unavailable(self.url(), &e))?
             .json()
             .await
             .context("the node's chunk listing")?;

@@ -49,6 +49,7 @@ sol! {
     interface IInputBox {
         function addInput(address appContract, bytes calldata payload) external returns (bytes32);
         function getNumberOfInputs(address appContract) external view returns (uint256);
+        function getDeploymentBlockNumber() external view returns (uint256);
         event InputAdded(address indexed appContract, uint256 indexed index, bytes input);
     }
 

@@ -15,6 +15,7 @@ pub mod machine;
 pub mod merkle;
 pub mod query;
 pub mod rollup_api;
+mod rpc_api;
 pub mod runner;
 pub mod service;
 pub mod store;

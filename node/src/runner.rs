@@ -50,12 +50,24 @@ sol! {
         function wasOutputExecuted(uint256 outputIndex) external view returns (bool);
         function getOutputsMerkleRootValidator() external view returns (address);
         function getDeploymentBlockNumber() external view returns (uint256);
+        function getTemplateHash() external view returns (bytes32);
+        function getDataAvailability() external view returns (bytes memory);
         function validateOutput(bytes calldata output, OutputValidityProof calldata proof) external view;
     }
 }
 
 /// Blocks of the consensus' logs read again at every poll.
 pub const CONSENSUS_REREAD: u64 = 64;
+
+/// An `InputAdded` log read and not yet processed.
+#[derive(Debug, Clone)]
+struct PendingInput {
+    block: u64,
+    /// The transaction that added it, and its log's index in the block.
+    tx: B256,
+    log_index: u64,
+    blob: Bytes,
+}
 
 /// What happened to one input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +117,7 @@ pub struct Runner<P> {
     next_block: u64,
     store: Store,
     /// Inputs read from L1 and not yet processed, with their blocks.
-    pending: std::collections::VecDeque<(u64, Bytes)>,
+    pending: std::collections::VecDeque<PendingInput>,
     /// The last block of the range whose logs are in `pending`.
     fetched_to: Option<u64>,
     /// The logs of the last range read were incomplete: once `pending` is processed, the
@@ -199,11 +211,11 @@ impl<P: Provider> Runner<P> {
     pub async fn sync_step(&mut self, to_block: u64, max_inputs: usize) -> Result<bool> {
         let mut done = 0;
         loop {
-            if let Some((block, input)) = self.pending.front().cloned() {
+            if let Some(input) = self.pending.front().cloned() {
                 if done >= max_inputs {
                     return Ok(false);
                 }
-                self.process(block, &input).await?;
+                self.process(&input).await?;
                 self.pending.pop_front();
                 done += 1;
                 continue;
@@ -239,6 +251,10 @@ impl<P: Provider> Runner<P> {
                 let block = log
                     .block_number
                     .ok_or_else(|| Error::Reverted("log without a block number".into()))?;
+                let origin = (
+                    log.transaction_hash.unwrap_or_default(),
+                    log.log_index.unwrap_or_default(),
+                );
                 let event = log
                     .log_decode::<IInputBox::InputAdded>()
                     .map_err(|e| Error::Reverted(format!("InputAdded: {e}")))?
@@ -249,7 +265,12 @@ impl<P: Provider> Runner<P> {
                     // Already processed before a restart (the cursor is at its block).
                     continue;
                 }
-                self.pending.push_back((block, event.input));
+                self.pending.push_back(PendingInput {
+                    block,
+                    tx: origin.0,
+                    log_index: origin.1,
+                    blob: event.input,
+                });
             }
             let known = (self.inputs.len() + self.pending.len()) as u64;
             // Only the range that reaches `to_block` (the caller's view of the head) is
@@ -325,7 +346,8 @@ impl<P: Provider> Runner<P> {
         root
     }
 
-    async fn process(&mut self, block: u64, blob: &[u8]) -> Result<()> {
+    async fn process(&mut self, input: &PendingInput) -> Result<()> {
+        let (block, blob) = (input.block, &input.blob[..]);
         let result = self.execute(blob).await?;
         let index = self.inputs.len() as u64;
         let first_output = self.tree.len();
@@ -342,6 +364,8 @@ impl<P: Provider> Runner<P> {
         let stored = StoredInput {
             index,
             block,
+            tx: input.tx,
+            log_index: input.log_index,
             blob: blob.to_vec(),
             status,
             outputs: stored_outputs,
@@ -630,7 +654,7 @@ impl<P: Provider> Runner<P> {
 }
 
 /// What a node reads of an application before it follows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppOnChain {
     /// The consensus that validates its outputs roots.
     pub consensus: Address,
@@ -638,6 +662,12 @@ pub struct AppOnChain {
     pub epoch_length: u64,
     /// The block the application was deployed in (where its inputs can start).
     pub deployment_block: u64,
+    /// Its machine template's hash.
+    pub template_hash: B256,
+    /// Its data availability (`InputBox(address)` calldata).
+    pub data_availability: Bytes,
+    /// Authority (one owner) or Quorum (answers `numOfValidators`).
+    pub consensus_type: crucible_api::Consensus,
 }
 
 /// Reads `app`'s consensus, the consensus' epoch length and `app`'s deployment block; an
@@ -663,10 +693,25 @@ pub async fn app_on_chain(provider: &impl Provider, app: Address) -> Result<AppO
     .max(1);
     let deployment_block =
         u64::try_from(application.getDeploymentBlockNumber().call().await?).unwrap_or(0);
+    let template_hash = application.getTemplateHash().call().await?;
+    let data_availability = application.getDataAvailability().call().await?;
+    let consensus_type = if crate::devnet::IQuorum::new(consensus, provider)
+        .numOfValidators()
+        .call()
+        .await
+        .is_ok()
+    {
+        crucible_api::Consensus::Quorum
+    } else {
+        crucible_api::Consensus::Authority
+    };
     Ok(AppOnChain {
         consensus,
         epoch_length,
         deployment_block,
+        template_hash,
+        data_availability,
+        consensus_type,
     })
 }
 

@@ -7,7 +7,7 @@ use crate::{
     Error, Result,
     logs::LogReader,
     machine::{DappCommand, HostMachine, MachineConfig},
-    query::{self, InspectJob, QueryConfig},
+    query::{self, AppInfo, InspectJob, QueryConfig},
     runner::{AppOnChain, Runner, app_on_chain},
     store::Store,
 };
@@ -106,7 +106,26 @@ pub async fn start(config: NodeConfig) -> Result<Node> {
         consensus,
         epoch_length,
         deployment_block,
+        template_hash,
+        data_availability,
+        consensus_type,
     } = app_on_chain(&provider, config.app).await?;
+    let input_box_block = u64::try_from(
+        crate::devnet::IInputBox::new(config.input_box, &provider)
+            .getDeploymentBlockNumber()
+            .call()
+            .await?,
+    )
+    .unwrap_or(0);
+    let app_info = AppInfo {
+        consensus,
+        consensus_type,
+        input_box: config.input_box,
+        input_box_block,
+        template_hash,
+        data_availability,
+        execution: execution_parameters(&config.machine),
+    };
     let from_block = config.from_block.unwrap_or(deployment_block);
 
     let store = Store::open(&config.db)?;
@@ -138,6 +157,8 @@ pub async fn start(config: NodeConfig) -> Result<Node> {
             app: config.app,
             chain_id,
             epoch_length,
+            chain: app_info,
+            started: chrono::Utc::now(),
         },
         Store::open(&config.db)?,
         inspect_tx,
@@ -271,5 +292,36 @@ impl MainLoop {
             );
         }
         Ok(())
+    }
+}
+
+/// The machine limits as the official node's `execution_parameters` name them. In host mode
+/// nothing counts cycles and no deadline cuts an input short (the DApp bounds every input's
+/// work before it runs): those limits are `u64::MAX`. Inspects run one at a time, in the
+/// main loop.
+fn execution_parameters(
+    machine: &crate::machine::MachineConfig,
+) -> crucible_api::ExecutionParameters {
+    use crucible_api::{Quantity, SnapshotPolicy};
+    let none = Quantity(u64::MAX);
+    let now = chrono::Utc::now();
+    crucible_api::ExecutionParameters {
+        snapshot_policy: SnapshotPolicy::None,
+        advance_inc_cycles: none,
+        advance_max_cycles: none,
+        inspect_inc_cycles: none,
+        inspect_max_cycles: none,
+        advance_inc_deadline: none,
+        advance_max_deadline: none,
+        inspect_inc_deadline: none,
+        inspect_max_deadline: none,
+        load_deadline: Quantity(
+            u64::try_from(machine.ready_timeout.as_nanos()).unwrap_or(u64::MAX),
+        ),
+        store_deadline: none,
+        fast_deadline: none,
+        max_concurrent_inspects: 1,
+        created_at: now,
+        updated_at: now,
     }
 }

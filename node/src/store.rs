@@ -11,16 +11,20 @@
 
 use crate::{Error, Result, rollup_api::Status};
 use alloy::primitives::{Address, B256};
+use crucible_api::{DELEGATE_CALL_VOUCHER, VOUCHER};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 
 /// Schema version written to `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS inputs (
     idx INTEGER PRIMARY KEY,
     block INTEGER NOT NULL,
+    tx BLOB NOT NULL,
+    log_index INTEGER NOT NULL,
+    sender BLOB,
     blob BLOB NOT NULL,
     status TEXT NOT NULL,
     exception BLOB,
@@ -28,6 +32,7 @@ CREATE TABLE IF NOT EXISTS inputs (
     outputs INTEGER NOT NULL,
     root BLOB NOT NULL
 );
+CREATE INDEX IF NOT EXISTS inputs_by_block ON inputs (block);
 CREATE TABLE IF NOT EXISTS outputs (idx INTEGER PRIMARY KEY, input_idx INTEGER NOT NULL, bytes BLOB NOT NULL, siblings BLOB);
 CREATE INDEX IF NOT EXISTS outputs_by_input ON outputs (input_idx);
 CREATE TABLE IF NOT EXISTS reports (idx INTEGER PRIMARY KEY, input_idx INTEGER NOT NULL, bytes BLOB NOT NULL);
@@ -42,8 +47,18 @@ CREATE TABLE IF NOT EXISTS proven (block INTEGER PRIMARY KEY, root BLOB NOT NULL
 CREATE TABLE IF NOT EXISTS consensus_cursor (id INTEGER PRIMARY KEY CHECK (id = 0), next_block INTEGER NOT NULL);
 ";
 
-/// An `inputs` row as read back for replay: index, block, blob, status, exception, root.
-type ReplayRow = (u64, u64, Vec<u8>, String, Option<Vec<u8>>, Vec<u8>);
+/// An `inputs` row as read back for replay: index, block, tx, log index, blob, status,
+/// exception, root.
+type ReplayRow = (
+    u64,
+    u64,
+    Vec<u8>,
+    u64,
+    Vec<u8>,
+    String,
+    Option<Vec<u8>>,
+    Vec<u8>,
+);
 
 /// One stored input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +67,10 @@ pub struct StoredInput {
     pub index: u64,
     /// L1 block.
     pub block: u64,
+    /// The transaction that added it.
+    pub tx: B256,
+    /// Its `InputAdded` log's index in the block.
+    pub log_index: u64,
     /// The `EvmAdvance` blob from the `InputAdded` event.
     pub blob: Vec<u8>,
     /// How the DApp finished it.
@@ -92,29 +111,7 @@ pub struct ClaimRecord {
     pub tx: Option<B256>,
 }
 
-/// A claim the consensus logged (`ClaimSubmitted`), by any validator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ChainClaim {
-    /// The epoch's last block (`lastProcessedBlockNumber`).
-    pub block: u64,
-    /// Who submitted it.
-    pub submitter: Address,
-    /// The root it claims.
-    pub root: B256,
-    /// The transaction that carried it.
-    pub tx: Option<B256>,
-}
-
-/// A root the consensus accepted for an epoch (`ClaimAccepted`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct AcceptedClaim {
-    /// The epoch's last block.
-    pub block: u64,
-    /// The accepted root.
-    pub root: B256,
-    /// The transaction that made it accepted.
-    pub tx: Option<B256>,
-}
+pub use crucible_api::claims::{AcceptedClaim, ChainClaim};
 
 /// An epoch whose root, as this node computed it, the consensus holds valid: the outputs
 /// it covers are provable.
@@ -135,6 +132,10 @@ pub struct InputRow {
     pub index: u64,
     /// L1 block.
     pub block: u64,
+    /// The transaction that added it.
+    pub tx: B256,
+    /// Its `InputAdded` log's index in the block.
+    pub log_index: u64,
     /// The `EvmAdvance` blob.
     pub blob: Vec<u8>,
     /// How the DApp finished it.
@@ -199,6 +200,96 @@ fn siblings_from(bytes: &[u8]) -> Vec<B256> {
     bytes.chunks_exact(32).map(B256::from_slice).collect()
 }
 
+fn output_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutputRow> {
+    Ok(OutputRow {
+        index: r.get::<_, i64>(0)? as u64,
+        input: r.get::<_, i64>(1)? as u64,
+        bytes: r.get(2)?,
+        siblings: r.get::<_, Option<Vec<u8>>>(3)?.map(|b| siblings_from(&b)),
+    })
+}
+
+fn report_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReportRow> {
+    Ok(ReportRow {
+        index: r.get::<_, i64>(0)? as u64,
+        input: r.get::<_, i64>(1)? as u64,
+        bytes: r.get(2)?,
+    })
+}
+
+/// The `msg.sender` of an `EvmAdvance` blob (for the sender filter).
+fn sender_of(blob: &[u8]) -> Option<Address> {
+    crucible_api::EvmAdvance::decode(blob).map(|a| a.sender)
+}
+
+/// A block range as SQL parameters (both `NULL` when there is none).
+fn range(blocks: Option<(u64, u64)>) -> (Option<i64>, Option<i64>) {
+    (blocks.map(|b| int(b.0)), blocks.map(|b| int(b.1)))
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// Rows skipped.
+    pub offset: u64,
+    /// Rows at most.
+    pub limit: u64,
+    /// Highest index first.
+    pub descending: bool,
+}
+
+impl Page {
+    const fn order(self) -> &'static str {
+        if self.descending { "DESC" } else { "ASC" }
+    }
+}
+
+/// Which inputs a list shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InputFilter {
+    /// Only inputs in these blocks (an epoch's).
+    pub blocks: Option<(u64, u64)>,
+    /// Only inputs from this sender.
+    pub sender: Option<Address>,
+}
+
+/// Which outputs a list shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutputFilter {
+    /// Only outputs of inputs in these blocks (an epoch's).
+    pub blocks: Option<(u64, u64)>,
+    /// Only this input's outputs.
+    pub input: Option<u64>,
+    /// Only outputs with this selector.
+    pub kind: Option<[u8; 4]>,
+    /// Only vouchers to this destination.
+    pub voucher_address: Option<Address>,
+}
+
+/// Which reports a list shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReportFilter {
+    /// Only reports of inputs in these blocks (an epoch's).
+    pub blocks: Option<(u64, u64)>,
+    /// Only this input's reports.
+    pub input: Option<u64>,
+}
+
+/// The inputs of one epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpochInputs {
+    /// The epoch's index.
+    pub epoch: u64,
+    /// Its first input.
+    pub first_input: u64,
+    /// Its last input.
+    pub last_input: u64,
+    /// The block of its first input.
+    pub first_input_block: u64,
+    /// The block of its last input.
+    pub last_input_block: u64,
+}
+
 /// SQLite integers are signed; every index the node stores fits.
 const fn int(v: u64) -> i64 {
     v as i64
@@ -249,8 +340,8 @@ impl Store {
             _ => None,
         };
         tx.execute(
-            "INSERT INTO inputs (idx, block, blob, status, exception, first_output, outputs, root) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![int(input.index), int(input.block), input.blob, status_name(&input.status), exception, int(first_output), input.outputs.len() as i64, input.root.as_slice()],
+            "INSERT INTO inputs (idx, block, tx, log_index, sender, blob, status, exception, first_output, outputs, root) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![int(input.index), int(input.block), input.tx.as_slice(), int(input.log_index), sender_of(&input.blob).map(|a| a.to_vec()), input.blob, status_name(&input.status), exception, int(first_output), input.outputs.len() as i64, input.root.as_slice()],
         )
         .map_err(sql)?;
         for (i, o) in input.outputs.iter().enumerate() {
@@ -501,7 +592,7 @@ impl Store {
     pub fn inputs(&self) -> Result<Vec<StoredInput>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT idx, block, blob, status, exception, root FROM inputs ORDER BY idx")
+            .prepare("SELECT idx, block, tx, log_index, blob, status, exception, root FROM inputs ORDER BY idx")
             .map_err(sql)?;
         let rows: Vec<ReplayRow> = stmt
             .query_map([], |r| {
@@ -509,9 +600,11 @@ impl Store {
                     r.get::<_, i64>(0)? as u64,
                     r.get::<_, i64>(1)? as u64,
                     r.get(2)?,
-                    r.get(3)?,
+                    r.get::<_, i64>(3)? as u64,
                     r.get(4)?,
                     r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
                 ))
             })
             .map_err(sql)?
@@ -526,7 +619,7 @@ impl Store {
             .prepare("SELECT bytes FROM reports WHERE input_idx = ?1 ORDER BY idx")
             .map_err(sql)?;
         let mut inputs = Vec::with_capacity(rows.len());
-        for (index, block, blob, status, exception, root) in rows {
+        for (index, block, tx, log_index, blob, status, exception, root) in rows {
             let outputs = out_stmt
                 .query_map([int(index)], |r| r.get(0))
                 .map_err(sql)?
@@ -540,6 +633,8 @@ impl Store {
             inputs.push(StoredInput {
                 index,
                 block,
+                tx: B256::try_from(tx.as_slice()).unwrap_or_default(),
+                log_index,
                 blob,
                 status: status_from(&status, exception),
                 outputs,
@@ -548,14 +643,6 @@ impl Store {
             });
         }
         Ok(inputs)
-    }
-
-    fn count(&self, query: &str, input: Option<u64>) -> Result<u64> {
-        let n: i64 = self
-            .conn
-            .query_row(query, [input.map(int)], |r| r.get(0))
-            .map_err(sql)?;
-        Ok(n as u64)
     }
 
     /// Inputs processed so far.
@@ -567,137 +654,164 @@ impl Store {
         Ok(n as u64)
     }
 
-    /// Inputs `offset..offset + limit`, in index order, and the total.
-    pub fn list_inputs(&self, offset: u64, limit: u64) -> Result<(Vec<InputRow>, u64)> {
+    /// The inputs that match `filter`, one page of them in index order, and how many match.
+    pub fn list_inputs(&self, filter: &InputFilter, page: Page) -> Result<(Vec<InputRow>, u64)> {
+        const WHERE: &str =
+            "WHERE (?1 IS NULL OR block BETWEEN ?1 AND ?2) AND (?3 IS NULL OR sender = ?3)";
+        let (first, last) = range(filter.blocks);
+        let sender = filter.sender.map(|a| a.to_vec());
         let mut stmt = self
             .conn
-            .prepare("SELECT idx, block, blob, status, exception, outputs, root FROM inputs ORDER BY idx LIMIT ?1 OFFSET ?2")
+            .prepare(&format!("SELECT idx, block, tx, log_index, blob, status, exception, outputs, root FROM inputs {WHERE} ORDER BY idx {} LIMIT ?4 OFFSET ?5", page.order()))
             .map_err(sql)?;
         let rows = stmt
-            .query_map(params![int(limit), int(offset)], |r| {
-                Ok(InputRow {
-                    index: r.get::<_, i64>(0)? as u64,
-                    block: r.get::<_, i64>(1)? as u64,
-                    blob: r.get(2)?,
-                    status: status_from(&r.get::<_, String>(3)?, r.get(4)?),
-                    outputs: r.get::<_, i64>(5)? as u64,
-                    root: B256::from_slice(&r.get::<_, Vec<u8>>(6)?),
-                })
-            })
+            .query_map(
+                params![first, last, sender, int(page.limit), int(page.offset)],
+                |r| {
+                    Ok(InputRow {
+                        index: r.get::<_, i64>(0)? as u64,
+                        block: r.get::<_, i64>(1)? as u64,
+                        tx: B256::try_from(r.get::<_, Vec<u8>>(2)?.as_slice()).unwrap_or_default(),
+                        log_index: r.get::<_, i64>(3)? as u64,
+                        blob: r.get(4)?,
+                        status: status_from(&r.get::<_, String>(5)?, r.get(6)?),
+                        outputs: r.get::<_, i64>(7)? as u64,
+                        root: B256::from_slice(&r.get::<_, Vec<u8>>(8)?),
+                    })
+                },
+            )
             .map_err(sql)?
             .collect::<Result<_, _>>()
             .map_err(sql)?;
-        Ok((rows, self.input_count()?))
+        let total: i64 = self
+            .conn
+            .query_row(
+                &format!("SELECT COUNT(*) FROM inputs {WHERE}"),
+                params![first, last, sender],
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
+        Ok((rows, total as u64))
     }
 
     /// Input `index`, if processed.
     pub fn input(&self, index: u64) -> Result<Option<InputRow>> {
-        let (rows, _) = self.list_inputs(index, 1)?;
+        let page = Page {
+            offset: index,
+            limit: 1,
+            descending: false,
+        };
+        let (rows, _) = self.list_inputs(&InputFilter::default(), page)?;
         Ok(rows.into_iter().next().filter(|r| r.index == index))
     }
 
-    /// Outputs `offset..offset + limit` (of one input, if given), in index order, and the total.
-    pub fn list_outputs(
-        &self,
-        input: Option<u64>,
-        offset: u64,
-        limit: u64,
-    ) -> Result<(Vec<OutputRow>, u64)> {
+    /// The outputs that match `filter`, one page of them in index order, and how many match.
+    pub fn list_outputs(&self, filter: &OutputFilter, page: Page) -> Result<(Vec<OutputRow>, u64)> {
+        // A voucher's destination is its first argument: bytes 16..36 of its calldata.
+        const WHERE: &str = "WHERE (?1 IS NULL OR input_idx IN (SELECT idx FROM inputs WHERE block BETWEEN ?1 AND ?2)) \
+            AND (?3 IS NULL OR input_idx = ?3) AND (?4 IS NULL OR substr(bytes, 1, 4) = ?4) \
+            AND (?5 IS NULL OR (substr(bytes, 1, 4) IN (?6, ?7) AND substr(bytes, 17, 20) = ?5))";
+        let (first, last) = range(filter.blocks);
+        let args = params![
+            first,
+            last,
+            filter.input.map(int),
+            filter.kind.map(|k| k.to_vec()),
+            filter.voucher_address.map(|a| a.to_vec()),
+            VOUCHER.to_vec(),
+            DELEGATE_CALL_VOUCHER.to_vec(),
+        ];
         let mut stmt = self
             .conn
-            .prepare("SELECT idx, input_idx, bytes, siblings FROM outputs WHERE ?1 IS NULL OR input_idx = ?1 ORDER BY idx LIMIT ?2 OFFSET ?3")
+            .prepare(&format!("SELECT idx, input_idx, bytes, siblings FROM outputs {WHERE} ORDER BY idx {} LIMIT ?8 OFFSET ?9", page.order()))
             .map_err(sql)?;
+        let mut all: Vec<&dyn rusqlite::ToSql> = args.to_vec();
+        let (limit, offset) = (int(page.limit), int(page.offset));
+        all.extend([&limit as &dyn rusqlite::ToSql, &offset]);
         let rows = stmt
-            .query_map(params![input.map(int), int(limit), int(offset)], |r| {
-                Ok(OutputRow {
-                    index: r.get::<_, i64>(0)? as u64,
-                    input: r.get::<_, i64>(1)? as u64,
-                    bytes: r.get(2)?,
-                    siblings: r.get::<_, Option<Vec<u8>>>(3)?.map(|b| siblings_from(&b)),
-                })
-            })
+            .query_map(all.as_slice(), output_row)
             .map_err(sql)?
             .collect::<Result<_, _>>()
             .map_err(sql)?;
-        let total = self.count(
-            "SELECT COUNT(*) FROM outputs WHERE ?1 IS NULL OR input_idx = ?1",
-            input,
-        )?;
-        Ok((rows, total))
+        let total: i64 = self
+            .conn
+            .query_row(
+                &format!("SELECT COUNT(*) FROM outputs {WHERE}"),
+                args,
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
+        Ok((rows, total as u64))
     }
 
     /// Output `index`, if any.
     pub fn output(&self, index: u64) -> Result<Option<OutputRow>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT idx, input_idx, bytes, siblings FROM outputs WHERE idx = ?1")
-            .map_err(sql)?;
-        stmt.query_row([int(index)], |r| {
-            Ok(OutputRow {
-                index: r.get::<_, i64>(0)? as u64,
-                input: r.get::<_, i64>(1)? as u64,
-                bytes: r.get(2)?,
-                siblings: r.get::<_, Option<Vec<u8>>>(3)?.map(|b| siblings_from(&b)),
-            })
-        })
-        .optional()
-        .map_err(sql)
+        self.conn
+            .query_row(
+                "SELECT idx, input_idx, bytes, siblings FROM outputs WHERE idx = ?1",
+                [int(index)],
+                output_row,
+            )
+            .optional()
+            .map_err(sql)
     }
 
-    /// Reports `offset..offset + limit` (of one input, if given), in index order, and the total.
-    pub fn list_reports(
-        &self,
-        input: Option<u64>,
-        offset: u64,
-        limit: u64,
-    ) -> Result<(Vec<ReportRow>, u64)> {
+    /// The reports that match `filter`, one page of them in index order, and how many match.
+    pub fn list_reports(&self, filter: &ReportFilter, page: Page) -> Result<(Vec<ReportRow>, u64)> {
+        const WHERE: &str = "WHERE (?1 IS NULL OR input_idx IN (SELECT idx FROM inputs WHERE block BETWEEN ?1 AND ?2)) \
+            AND (?3 IS NULL OR input_idx = ?3)";
+        let (first, last) = range(filter.blocks);
+        let input = filter.input.map(int);
         let mut stmt = self
             .conn
-            .prepare("SELECT idx, input_idx, bytes FROM reports WHERE ?1 IS NULL OR input_idx = ?1 ORDER BY idx LIMIT ?2 OFFSET ?3")
+            .prepare(&format!("SELECT idx, input_idx, bytes FROM reports {WHERE} ORDER BY idx {} LIMIT ?4 OFFSET ?5", page.order()))
             .map_err(sql)?;
         let rows = stmt
-            .query_map(params![input.map(int), int(limit), int(offset)], |r| {
-                Ok(ReportRow {
-                    index: r.get::<_, i64>(0)? as u64,
-                    input: r.get::<_, i64>(1)? as u64,
-                    bytes: r.get(2)?,
-                })
-            })
+            .query_map(
+                params![first, last, input, int(page.limit), int(page.offset)],
+                report_row,
+            )
             .map_err(sql)?
             .collect::<Result<_, _>>()
             .map_err(sql)?;
-        let total = self.count(
-            "SELECT COUNT(*) FROM reports WHERE ?1 IS NULL OR input_idx = ?1",
-            input,
-        )?;
-        Ok((rows, total))
+        let total: i64 = self
+            .conn
+            .query_row(
+                &format!("SELECT COUNT(*) FROM reports {WHERE}"),
+                params![first, last, input],
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
+        Ok((rows, total as u64))
     }
 
     /// Report `index`, if any.
     pub fn report(&self, index: u64) -> Result<Option<ReportRow>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT idx, input_idx, bytes FROM reports WHERE idx = ?1")
-            .map_err(sql)?;
-        stmt.query_row([int(index)], |r| {
-            Ok(ReportRow {
-                index: r.get::<_, i64>(0)? as u64,
-                input: r.get::<_, i64>(1)? as u64,
-                bytes: r.get(2)?,
-            })
-        })
-        .optional()
-        .map_err(sql)
+        self.conn
+            .query_row(
+                "SELECT idx, input_idx, bytes FROM reports WHERE idx = ?1",
+                [int(index)],
+                report_row,
+            )
+            .optional()
+            .map_err(sql)
     }
 
-    /// Inputs per epoch of `epoch_length` blocks, for the epochs that hold any, oldest first.
-    pub fn epoch_input_counts(&self, epoch_length: u64) -> Result<Vec<(u64, u64)>> {
+    /// First and last input index and first and last block of every epoch of
+    /// `epoch_length` blocks that holds inputs, oldest first.
+    pub fn epoch_inputs(&self, epoch_length: u64) -> Result<Vec<EpochInputs>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT block / ?1, COUNT(*) FROM inputs GROUP BY 1 ORDER BY 1")
+            .prepare("SELECT block / ?1, MIN(idx), MAX(idx), MIN(block), MAX(block) FROM inputs GROUP BY 1 ORDER BY 1")
             .map_err(sql)?;
         stmt.query_map([int(epoch_length.max(1))], |r| {
-            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+            Ok(EpochInputs {
+                epoch: r.get::<_, i64>(0)? as u64,
+                first_input: r.get::<_, i64>(1)? as u64,
+                last_input: r.get::<_, i64>(2)? as u64,
+                first_input_block: r.get::<_, i64>(3)? as u64,
+                last_input_block: r.get::<_, i64>(4)? as u64,
+            })
         })
         .map_err(sql)?
         .collect::<Result<_, _>>()
@@ -743,6 +857,8 @@ mod tests {
         let accepted = StoredInput {
             index: 0,
             block: 7,
+            tx: B256::repeat_byte(7),
+            log_index: 0,
             blob: vec![1, 2],
             status: Status::Accepted,
             outputs: vec![vec![9], vec![8, 8]],
@@ -752,6 +868,8 @@ mod tests {
         let rejected = StoredInput {
             index: 1,
             block: 9,
+            tx: B256::repeat_byte(9),
+            log_index: 4,
             blob: vec![3],
             status: Status::Rejected,
             outputs: vec![],
@@ -815,19 +933,39 @@ mod tests {
 
         // What the query API reads.
         assert_eq!(store.input_count().unwrap(), 2);
-        let (inputs, total) = store.list_inputs(1, 10).unwrap();
+        let page = |offset| Page {
+            offset,
+            limit: 10,
+            descending: false,
+        };
+        let (inputs, total) = store.list_inputs(&InputFilter::default(), page(1)).unwrap();
         assert_eq!(
             (inputs.len(), total, inputs[0].status.clone()),
             (1, 2, Status::Rejected)
         );
+        assert_eq!(
+            (inputs[0].tx, inputs[0].log_index),
+            (B256::repeat_byte(9), 4)
+        );
+
         assert_eq!(store.input(0).unwrap().unwrap().outputs, 2);
         assert!(store.input(2).unwrap().is_none());
-        let (outputs, total) = store.list_outputs(Some(0), 0, 10).unwrap();
+        let (outputs, total) = store
+            .list_outputs(
+                &OutputFilter {
+                    input: Some(0),
+                    ..Default::default()
+                },
+                page(0),
+            )
+            .unwrap();
         assert_eq!((outputs.len(), total), (2, 2));
         assert_eq!(outputs[0].siblings, None);
         assert_eq!(store.output(1).unwrap().unwrap().siblings, Some(siblings));
         assert!(store.output(2).unwrap().is_none());
-        let (reports, total) = store.list_reports(None, 0, 10).unwrap();
+        let (reports, total) = store
+            .list_reports(&ReportFilter::default(), page(0))
+            .unwrap();
         assert_eq!(
             (reports[1].index, reports[1].input, total),
             (1, 1, 2),

@@ -1,6 +1,7 @@
 //! End-to-end tests with every party a real process.
 
 mod cli;
+mod conformance;
 mod demo;
 mod node;
 mod public_chain;

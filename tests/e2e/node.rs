@@ -86,7 +86,7 @@ fn address(v: &Value) -> Address {
 fn notices(outputs: &[Value]) -> Vec<ICrucibleOutputsCalls> {
     outputs
         .iter()
-        .filter(|o| o["decoded_data"]["type"] == "0xc258d6e5")
+        .filter(|o| o["decoded_data"]["type"] == "Notice")
         .map(|o| {
             ICrucibleOutputsCalls::abi_decode(&hex_bytes(&o["decoded_data"]["payload"]))
                 .expect("a Crucible notice")
@@ -441,7 +441,7 @@ async fn competition_through_node_binary_with_kill_and_restart() {
         let outputs = node.list_all("cartesi_listOutputs", &app_s).await;
         let vouchers: Vec<Value> = outputs
             .into_iter()
-            .filter(|o| o["decoded_data"]["type"] == "0x237a816f")
+            .filter(|o| o["decoded_data"]["type"] == "Voucher")
             .collect();
         if !vouchers.is_empty()
             && vouchers
@@ -464,7 +464,7 @@ async fn competition_through_node_binary_with_kill_and_restart() {
         .list_all("cartesi_listOutputs", &app_s)
         .await
         .into_iter()
-        .filter(|o| o["decoded_data"]["type"] == "0x237a816f")
+        .filter(|o| o["decoded_data"]["type"] == "Voucher")
         .collect();
     assert_eq!(again, vouchers, "the vouchers and proofs survive the crash");
 
@@ -578,6 +578,8 @@ async fn competition_through_node_binary_with_kill_and_restart() {
         state,
         "the same state hash, balances and competitions"
     );
+    // The whole official API, over what this competition left behind.
+    crate::conformance::check_node_api(&clean.url, app).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -357,11 +357,7 @@ pub(crate) async fn finalize(s: &Session, id: u64) -> anyhow::Result<Value> {
             .iter()
             .any(|n| matches!(n, ICrucibleOutputsCalls::CompetitionFinalized(_)));
         if done {
-            let vouchers = p
-                .outputs
-                .iter()
-                .filter(|o| o["decoded_data"]["type"] == "0x237a816f")
-                .count();
+            let vouchers = p.outputs.iter().filter(|o| o.voucher().is_some()).count();
             return Ok(json!({
                 "competition_id": id,
                 "input_index": index,

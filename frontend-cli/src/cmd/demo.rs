@@ -444,8 +444,12 @@ async fn validators(
     // The slowest validator (the riscv64 DApp under qemu) may still be scoring.
     let started = std::time::Instant::now();
     let epochs: Vec<EpochClaims> = loop {
-        let list = s.node.rpc("crucible_listClaims", json!({})).await?;
-        let epochs: Vec<EpochClaims> = serde_json::from_value(list["data"].clone())?;
+        let epochs = s
+            .node
+            .api()
+            .claims()
+            .await
+            .map_err(crate::node_api::api_error)?;
         let whole = epochs.iter().all(|e| e.claims.len() >= count);
         if whole || started.elapsed() > Duration::from_secs(300) {
             break epochs;

@@ -532,11 +532,13 @@ async fn status(global: &Global) -> anyhow::Result<()> {
     let (anvil_up, node_up) = (alive(state.anvil_pid), state.pids().all(alive));
     let processed = if node_up {
         let s = global.session(false).await?;
-        Some(crate::node_api::hex_u64(
-            &s.node
-                .rpc("cartesi_getProcessedInputCount", json!({}))
-                .await?["data"],
-        )?)
+        Some(
+            s.node
+                .api()
+                .processed_input_count()
+                .await
+                .map_err(crate::node_api::api_error)?,
+        )
     } else {
         None
     };

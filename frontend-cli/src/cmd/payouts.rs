@@ -3,12 +3,12 @@
 use crate::{
     cmd::competition::print,
     exit::invalid,
-    node_api::{hex_bytes, hex_u64},
     session::{Global, Session},
 };
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy_sol_types::SolCall;
 use anyhow::{Context, bail};
+use crucible_api::Output;
 use crucible_node::Confirm;
 use crucible_node::{
     devnet::IERC20,
@@ -33,46 +33,27 @@ pub(crate) struct Voucher {
     pub(crate) siblings: Option<Vec<B256>>,
 }
 
-fn voucher(o: &Value) -> anyhow::Result<Voucher> {
-    let d = &o["decoded_data"];
-    let destination: Address = d["destination"].as_str().context("destination")?.parse()?;
-    let value = U256::from_str_radix(
-        d["value"]
-            .as_str()
-            .unwrap_or("0x0")
-            .trim_start_matches("0x"),
-        16,
-    )?;
-    let payload = hex_bytes(&d["payload"])?;
-    let (to, amount, token) = match IERC20::transferCall::abi_decode(&payload) {
+/// The voucher `o` is, if it is one.
+fn voucher(o: &Output) -> Option<Voucher> {
+    let (destination, value, payload) = o.voucher()?;
+    let (to, amount, token) = match IERC20::transferCall::abi_decode(payload) {
         Ok(t) => (t.to, t.value, destination),
         Err(_) => (destination, value, Address::ZERO),
     };
-    let siblings = o["output_hashes_siblings"].as_array().map(|a| {
-        a.iter()
-            .filter_map(|h| h.as_str().and_then(|h| h.parse().ok()))
-            .collect()
-    });
-    Ok(Voucher {
-        index: hex_u64(&o["index"])?,
+    Some(Voucher {
+        index: o.index.get(),
         destination,
         to,
         amount,
         token,
-        raw: hex_bytes(&o["raw_data"])?,
-        siblings,
+        raw: o.raw_data.to_vec(),
+        siblings: o.output_hashes_siblings.clone(),
     })
 }
 
 /// Every voucher the node lists, oldest first.
 pub(crate) async fn vouchers(s: &Session) -> anyhow::Result<Vec<Voucher>> {
-    s.node
-        .list_all("cartesi_listOutputs", json!({}))
-        .await?
-        .iter()
-        .filter(|o| o["decoded_data"]["type"] == "0x237a816f")
-        .map(voucher)
-        .collect()
+    Ok(s.node.outputs().await?.iter().filter_map(voucher).collect())
 }
 
 async fn executed(s: &Session, index: u64) -> anyhow::Result<bool> {
@@ -141,14 +122,12 @@ pub(crate) async fn execute_one(s: &Session, index: u64, wait: Duration) -> anyh
     let v = loop {
         let out = s
             .node
-            .rpc(
-                "cartesi_getOutput",
-                json!({ "output_index": format!("{index:#x}") }),
-            )
+            .api()
+            .output(index)
             .await
-            .map_err(|e| invalid(format!("output {index}: {e}")))?;
-        let v = voucher(&out["data"])
-            .map_err(|_| invalid(format!("output {index} is not a voucher")))?;
+            .map_err(|e| invalid(format!("output {index}: {e}")))?
+            .ok_or_else(|| invalid(format!("output {index}: no such output")))?;
+        let v = voucher(&out).ok_or_else(|| invalid(format!("output {index} is not a voucher")))?;
         if v.siblings.is_some() {
             spinner.finish_and_clear();
             break v;

@@ -5,7 +5,6 @@
 
 use crate::{
     exit::Exit,
-    node_api::{hex_bytes, hex_u64},
     session::{Global, Session},
 };
 use alloy::{
@@ -21,7 +20,6 @@ use crucible_node::{
 };
 use crucible_types::abi::{ICrucibleOutputsCalls, Outputs};
 use serde::Serialize;
-use serde_json::json;
 use std::{ffi::OsString, time::Duration, time::Instant};
 
 /// Replay the chain in a fresh DApp and check every claim against the recomputed roots.
@@ -257,6 +255,7 @@ pub(crate) async fn check(
         consensus,
         epoch_length,
         deployment_block: from,
+        ..
     } = app_on_chain(&s.provider, s.app).await?;
     let head = s.provider.get_block_number().await?;
 
@@ -399,7 +398,7 @@ async fn first_divergence<P: Provider>(
     app: Address,
 ) -> anyhow::Result<Option<Divergence>> {
     let other = crate::node_api::NodeApi::new(url, app, false);
-    let theirs = other.list_all("cartesi_listOutputs", json!({})).await?;
+    let theirs = other.outputs().await?;
     let ours = runner.outputs();
     let input_of = |index: u64| {
         runner
@@ -413,16 +412,13 @@ async fn first_divergence<P: Provider>(
     // Only what both have processed: a node that is behind has not diverged.
     for index in 0..ours.len().min(theirs.len()) {
         let here = ours.get(index);
-        let there = theirs
-            .get(index)
-            .map(|o| hex_bytes(&o["raw_data"]))
-            .transpose()?;
+        let there = theirs.get(index).map(|o| o.raw_data.to_vec());
         if here.map(Vec::as_slice) == there.as_deref() {
             continue;
         }
         let input = match (input_of(index as u64), theirs.get(index)) {
             (Some(i), _) => i,
-            (None, Some(o)) => hex_u64(&o["input_index"])?,
+            (None, Some(o)) => o.input_index.get(),
             (None, None) => 0,
         };
         return Ok(Some(Divergence {
