@@ -437,7 +437,7 @@ fn output(config: &QueryConfig, store: &Store, row: &OutputRow) -> Result<Output
         decoded_data: DecodedOutput::decode(&row.bytes),
         hash: Some(keccak256(&row.bytes)),
         output_hashes_siblings: row.siblings.clone(),
-        execution_transaction_hash: None,
+        execution_transaction_hash: store.executed(row.index).map_err(internal)?,
         created_at: time,
         updated_at: time,
     })

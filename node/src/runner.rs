@@ -53,6 +53,7 @@ sol! {
         function getTemplateHash() external view returns (bytes32);
         function getDataAvailability() external view returns (bytes memory);
         function validateOutput(bytes calldata output, OutputValidityProof calldata proof) external view;
+        event OutputExecuted(uint64 outputIndex, bytes output);
     }
 }
 
@@ -569,7 +570,10 @@ impl<P: Provider> Runner<P> {
             let end = to_block.min(from + self.logs.span() - 1);
             let (claims, accepted) =
                 consensus_logs(&self.provider, &self.logs, consensus, self.app, from, end).await?;
-            self.store.record_consensus(&claims, &accepted, end + 1)?;
+            let executed =
+                executed_outputs(&self.provider, &self.logs, self.app, from, end).await?;
+            self.store
+                .record_consensus(&claims, &accepted, &executed, end + 1)?;
             for c in claims {
                 if self.seen_claims.insert((c.block, c.submitter, c.root)) {
                     self.unchecked.push(c);
@@ -713,6 +717,27 @@ pub async fn app_on_chain(provider: &impl Provider, app: Address) -> Result<AppO
         data_availability,
         consensus_type,
     })
+}
+
+/// The outputs of `app` executed in blocks `from..=to` (`OutputExecuted`), with the
+/// transactions that executed them.
+pub async fn executed_outputs(
+    provider: &impl Provider,
+    reader: &LogReader,
+    app: Address,
+    from: u64,
+    to: u64,
+) -> Result<Vec<(u64, B256)>> {
+    let filter = Filter::new()
+        .address(app)
+        .event_signature(IApplication::OutputExecuted::SIGNATURE_HASH);
+    Ok(
+        decoded_logs::<IApplication::OutputExecuted>(provider, reader, &filter, (from, to))
+            .await?
+            .into_iter()
+            .map(|(e, tx)| (e.outputIndex, tx.unwrap_or_default()))
+            .collect(),
+    )
 }
 
 /// The claims and accepted roots `consensus` logged for `app` in blocks `from..=to`.

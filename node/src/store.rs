@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS cursor (id INTEGER PRIMARY KEY CHECK (id = 0), next_b
 CREATE TABLE IF NOT EXISTS chain_claims (block INTEGER NOT NULL, submitter BLOB NOT NULL, root BLOB NOT NULL, tx BLOB, PRIMARY KEY (block, submitter, root));
 CREATE TABLE IF NOT EXISTS accepted (block INTEGER PRIMARY KEY, root BLOB NOT NULL, tx BLOB);
 CREATE TABLE IF NOT EXISTS proven (block INTEGER PRIMARY KEY, root BLOB NOT NULL, outputs INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS executed (output INTEGER PRIMARY KEY, tx BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS consensus_cursor (id INTEGER PRIMARY KEY CHECK (id = 0), next_block INTEGER NOT NULL);
 ";
 
@@ -459,9 +460,17 @@ impl Store {
         &mut self,
         claims: &[ChainClaim],
         accepted: &[AcceptedClaim],
+        executed: &[(u64, B256)],
         next_block: u64,
     ) -> Result<()> {
         let tx = self.conn.transaction().map_err(sql)?;
+        for (output, hash) in executed {
+            tx.execute(
+                "INSERT OR IGNORE INTO executed (output, tx) VALUES (?1, ?2)",
+                params![int(*output), hash.as_slice()],
+            )
+            .map_err(sql)?;
+        }
         for c in claims {
             tx.execute(
                 "INSERT OR IGNORE INTO chain_claims (block, submitter, root, tx) VALUES (?1, ?2, ?3, ?4)",
@@ -492,6 +501,19 @@ impl Store {
         )
         .map_err(sql)?;
         tx.commit().map_err(sql)
+    }
+
+    /// The transaction that executed output `index`, once the node has seen it on chain.
+    pub fn executed(&self, index: u64) -> Result<Option<B256>> {
+        self.conn
+            .query_row(
+                "SELECT tx FROM executed WHERE output = ?1",
+                [int(index)],
+                |r| r.get::<_, Vec<u8>>(0),
+            )
+            .optional()
+            .map(|t| t.map(|t| B256::try_from(t.as_slice()).unwrap_or_default()))
+            .map_err(sql)
     }
 
     /// The first block of the consensus' logs not yet read (0 for a new database).
@@ -922,8 +944,15 @@ mod tests {
             root: B256::repeat_byte(8),
             tx: Some(B256::repeat_byte(9)),
         };
-        store.record_consensus(&[seen], &[ok], 20).unwrap();
-        store.record_consensus(&[seen], &[ok], 21).unwrap();
+        let executed = (1, B256::repeat_byte(0xe0));
+        store
+            .record_consensus(&[seen], &[ok], &[executed], 20)
+            .unwrap();
+        store
+            .record_consensus(&[seen], &[ok], &[executed], 21)
+            .unwrap();
+        assert_eq!(store.executed(1).unwrap(), Some(executed.1));
+        assert_eq!(store.executed(0).unwrap(), None);
         assert_eq!(store.chain_claims().unwrap(), vec![seen]);
         assert_eq!(store.accepted().unwrap(), vec![ok]);
         assert_eq!(store.consensus_next_block().unwrap(), 21);

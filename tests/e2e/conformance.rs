@@ -510,6 +510,12 @@ pub(crate) async fn check_node_api(url: &str, app: Addr) {
         voucher_list["data"].as_array().unwrap().len(),
         vouchers.len()
     );
+    assert!(
+        vouchers
+            .iter()
+            .any(|v| v["execution_transaction_hash"].is_string()),
+        "the vouchers executed on L1 show the transaction that executed them"
+    );
     let destination = vouchers[0]["decoded_data"]["destination"].clone();
     let to_token = only(json!({"voucher_address": destination})).await;
     assert!(
