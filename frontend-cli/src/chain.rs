@@ -11,6 +11,7 @@ use alloy::{
 use anyhow::{Context, bail};
 use crucible_node::Confirm;
 use crucible_node::devnet::{IERC20, IERC20Portal, IEtherPortal, IInputBox};
+use crucible_types::inspect::BlobAnswer;
 use crucible_types::{
     Cid,
     abi::{self, ICrucibleOutputsCalls},
@@ -89,8 +90,8 @@ impl Session {
     /// are sent. Waits until the DApp has stored the blob.
     pub(crate) async fn upload(&self, bytes: &[u8], what: &str) -> anyhow::Result<Cid> {
         let cid = Cid::of(bytes);
-        let stored = self.node.inspect(&format!("blob/{cid}")).await?;
-        if stored.get("size").is_some() {
+        let stored: BlobAnswer = self.node.inspect(&format!("blob/{cid}")).await?;
+        if matches!(stored, BlobAnswer::Stored { .. }) {
             self.say(format!("{what}: {cid} is already stored"));
             return Ok(cid);
         }
@@ -111,8 +112,8 @@ impl Session {
         if let Some(last) = last {
             self.node.expect_accepted(last).await?;
         }
-        let stored = self.node.inspect(&format!("blob/{cid}")).await?;
-        if stored.get("size").is_none() {
+        let stored: BlobAnswer = self.node.inspect(&format!("blob/{cid}")).await?;
+        if matches!(stored, BlobAnswer::Missing { .. }) {
             bail!(
                 "{what}: the upload of {cid} did not complete (a chunk was rejected?); run the command again to resume"
             );

@@ -8,7 +8,7 @@ use crucible_api::{
     InputStatus, NodeClient, Output, Quantity,
     rpc::{ListOutputsParams, ListReportsParams},
 };
-use crucible_types::Cid;
+use crucible_types::{Cid, inspect::Answer};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -157,8 +157,13 @@ impl NodeApi {
         Ok(p)
     }
 
-    /// An inspect query answered by the DApp (a JSON report).
-    pub(crate) async fn inspect(&self, path: &str) -> anyhow::Result<Value> {
+    /// An inspect query answered by the DApp: its report, as the
+    /// [`crucible_types::inspect`] type of that path; the DApp's error answer exits as
+    /// invalid input.
+    pub(crate) async fn inspect<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> anyhow::Result<T> {
         let answer = self
             .client
             .inspect(path.as_bytes())
@@ -168,16 +173,11 @@ impl NodeApi {
             .reports
             .first()
             .with_context(|| format!("inspect {path}: no report ({answer:?})"))?;
-        let v: Value = serde_json::from_slice(&report.payload)
-            .with_context(|| format!("inspect {path}: the report is not JSON"))?;
-        if let Some(e) = v.get("error") {
-            return Err(crate::exit::invalid(format!(
-                "{path}: {}",
-                e.as_str().unwrap_or_default()
-            ))
-            .into());
-        }
-        Ok(v)
+        let answer: Answer<T> = serde_json::from_slice(&report.payload)
+            .with_context(|| format!("inspect {path}: unexpected answer"))?;
+        answer
+            .into_result()
+            .map_err(|e| crate::exit::invalid(format!("{path}: {e}")).into())
     }
 
     /// The blob with `cid`, checked against it; `None` if the node has no complete upload.

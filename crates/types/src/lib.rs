@@ -11,6 +11,7 @@
 pub mod abi;
 pub mod cid;
 mod error;
+pub mod inspect;
 pub mod rollup;
 
 pub use cid::Cid;

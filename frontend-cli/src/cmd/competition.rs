@@ -8,10 +8,11 @@ use crate::{
     secrets::{Secrets, TestSetSecret, random_salt},
     session::{Global, Session},
 };
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, U256};
 use alloy_sol_types::SolCall;
 use anyhow::Context;
 use crucible_core::{Limits, abi::Metric};
+use crucible_types::inspect::{CompetitionAnswer, CompetitionSummary, LeaderboardEntry};
 use crucible_types::{
     Cid,
     abi::{self, ICrucible, ICrucibleOutputsCalls},
@@ -285,7 +286,8 @@ impl CompetitionCommand {
             }
             Self::Show { id } => {
                 let s = global.session(false).await?;
-                let c = s.node.inspect(&format!("competition/{id}")).await?;
+                let c: CompetitionAnswer = s.node.inspect(&format!("competition/{id}")).await?;
+                let c = serde_json::to_value(&c)?;
                 print(&s, &c, || {
                     println!("{}", serde_json::to_string_pretty(&c).unwrap_or_default());
                 });
@@ -306,9 +308,8 @@ pub(crate) fn print(s: &Session, value: &Value, human: impl FnOnce()) {
 
 /// Uploads and reveals competition `id`'s test set.
 pub(crate) async fn reveal(s: &Session, id: u64, test: Option<PathBuf>) -> anyhow::Result<Value> {
-    let c = s.node.inspect(&format!("competition/{id}")).await?;
-    let commitment: B256 = serde_json::from_value(c["test_commitment"].clone())
-        .context("the competition has no test commitment")?;
+    let c: CompetitionAnswer = s.node.inspect(&format!("competition/{id}")).await?;
+    let commitment = c.test_commitment;
     let secret = Secrets::load(&s.home)?
         .test_sets
         .into_iter()
@@ -376,29 +377,23 @@ pub(crate) async fn finalize(s: &Session, id: u64) -> anyhow::Result<Value> {
 /// List competitions.
 pub(crate) async fn list(global: &Global) -> anyhow::Result<()> {
     let s = global.session(false).await?;
-    let all = s.node.inspect("competitions").await?;
-    print(&s, &all, || {
+    let all: Vec<CompetitionSummary> = s.node.inspect("competitions").await?;
+    print(&s, &serde_json::to_value(&all)?, || {
         println!(
             "{:>4}  {:<10}  {:>26}  {:>11}  {:>10}  state",
             "id", "metric", "reward", "submissions", "deadline"
         );
-        for c in all.as_array().into_iter().flatten() {
-            let state = if c["finalized"] == true {
+        for c in &all {
+            let state = if c.finalized {
                 "finalized"
-            } else if c["test_set_revealed"] == true {
+            } else if c.test_set_revealed {
                 "test set revealed"
             } else {
                 "open"
             };
             println!(
                 "{:>4}  {:<10}  {:>26}  {:>11}  {:>10}  {state}",
-                c["id"],
-                c["metric"].as_str().unwrap_or_default(),
-                c["reward"]
-                    .as_str()
-                    .map_or_else(|| c["reward"].to_string(), str::to_string),
-                c["submissions"],
-                c["submission_deadline"]
+                c.id, c.metric, c.reward, c.submissions, c.submission_deadline
             );
         }
     });
@@ -408,20 +403,20 @@ pub(crate) async fn list(global: &Global) -> anyhow::Result<()> {
 /// Print a competition's leaderboard.
 pub(crate) async fn leaderboard(global: &Global, id: u64) -> anyhow::Result<()> {
     let s = global.session(false).await?;
-    let board = s.node.inspect(&format!("leaderboard/{id}")).await?;
-    print(&s, &board, || {
+    let board: Vec<LeaderboardEntry> = s.node.inspect(&format!("leaderboard/{id}")).await?;
+    print(&s, &serde_json::to_value(&board)?, || {
         println!(
             "{:>4}  {:>8}  {:<42}  {:>10}  model",
             "rank", "priority", "submitter", "score_ppm"
         );
-        for e in board.as_array().into_iter().flatten() {
+        for e in &board {
             println!(
                 "{:>4}  {:>8}  {:<42}  {:>10}  {}",
-                e["rank"],
-                e["priority"],
-                e["submitter"].as_str().unwrap_or_default(),
-                e["score_ppm"],
-                e["model_cid"].as_str().unwrap_or_default()
+                e.rank,
+                e.priority,
+                e.submitter.to_string(),
+                e.score_ppm,
+                e.model_cid
             );
         }
     });
@@ -461,18 +456,16 @@ impl FetchArgs {
             wanted.push((cid.clone(), out));
         }
         if let Some(id) = self.competition {
-            let c = s.node.inspect(&format!("competition/{id}")).await?;
+            let c: CompetitionAnswer = s.node.inspect(&format!("competition/{id}")).await?;
             std::fs::create_dir_all(&self.dir)?;
-            if let Some(v) = c["validation_cid"].as_str() {
+            wanted.push((
+                c.validation_cid.to_string(),
+                self.dir
+                    .join(format!("competition-{id}-validation.safetensors")),
+            ));
+            if let Some((b, _)) = &c.baseline {
                 wanted.push((
-                    v.into(),
-                    self.dir
-                        .join(format!("competition-{id}-validation.safetensors")),
-                ));
-            }
-            if let Some(b) = c["baseline"][0].as_str() {
-                wanted.push((
-                    b.into(),
+                    b.to_string(),
                     self.dir.join(format!("competition-{id}-baseline.onnx")),
                 ));
             }

@@ -13,6 +13,7 @@ use crate::{
 use alloy::primitives::{Address, U256};
 use anyhow::Context;
 use crucible_core::abi::Metric;
+use crucible_types::inspect::LeaderboardEntry;
 use serde_json::{Value, json};
 use std::{
     path::{Path, PathBuf},
@@ -269,19 +270,18 @@ impl DemoArgs {
             None => None,
         };
 
-        let board = sponsor.node.inspect(&format!("leaderboard/{id}")).await?;
+        let board: Vec<LeaderboardEntry> =
+            sponsor.node.inspect(&format!("leaderboard/{id}")).await?;
         let leaderboard: Vec<Value> = board
-            .as_array()
-            .into_iter()
-            .flatten()
+            .iter()
             .map(|e| {
                 json!({
-                    "submitter": e["submitter"],
-                    "name": e["submitter"].as_str().and_then(|a| a.parse().ok()).map(|a| name(a)),
-                    "model_cid": e["model_cid"],
-                    "score_ppm": e["score_ppm"],
-                    "rank": e["rank"],
-                    "priority": e["priority"],
+                    "submitter": e.submitter,
+                    "name": name(e.submitter),
+                    "model_cid": e.model_cid,
+                    "score_ppm": e.score_ppm,
+                    "rank": e.rank,
+                    "priority": e.priority,
                 })
             })
             .collect();

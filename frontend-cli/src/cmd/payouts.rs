@@ -14,6 +14,7 @@ use crucible_node::{
     devnet::IERC20,
     runner::{IApplication, OutputValidityProof},
 };
+use crucible_types::inspect::BalanceAnswer;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -246,13 +247,13 @@ pub(crate) async fn balance(
         Some(t) => Some(s.l1_balance(t, who).await?),
         None => None,
     };
-    let inside = s.node.inspect(&format!("balance/{who}")).await?;
+    let inside: BalanceAnswer = s.node.inspect(&format!("balance/{who}")).await?;
     let out = json!({
         "account": who,
         "ether_wei": eth.to_string(),
         "token": token,
         "token_balance": erc20.map(|b| b.to_string()),
-        "dapp_balances": inside["balances"],
+        "dapp_balances": inside.balances,
     });
     print(&s, &out, || {
         println!("{who}");
@@ -260,7 +261,9 @@ pub(crate) async fn balance(
         if let (Some(t), Some(b)) = (token, erc20) {
             println!("  L1 token {t}  {b}");
         }
-        println!("  inside the DApp {}", inside["balances"]);
+        for (token, amount) in &inside.balances {
+            println!("  inside the DApp {token}  {amount}");
+        }
     });
     Ok(())
 }

@@ -9,6 +9,7 @@ use crate::{
 };
 use alloy_sol_types::SolCall;
 use anyhow::Context;
+use crucible_types::inspect::{CompetitionAnswer, LeaderboardEntry};
 use crucible_types::{
     Cid,
     abi::{self, ICrucible, ICrucibleOutputsCalls},
@@ -51,12 +52,9 @@ impl SubmitArgs {
 /// Submits `model` to competition `id`; returns the score notice's fields and the rank.
 pub(crate) async fn submit(s: &Session, id: u64, model: &[u8]) -> anyhow::Result<Value> {
     let me = s.me()?;
-    let competition = s.node.inspect(&format!("competition/{id}")).await?;
-    let val_cid: Cid = competition["validation_cid"]
-        .as_str()
-        .and_then(|c| c.parse().ok())
-        .with_context(|| format!("competition {id} has no validation set"))?;
-    let deadline = competition["submission_deadline"].as_u64().unwrap_or(0);
+    let competition: CompetitionAnswer = s.node.inspect(&format!("competition/{id}")).await?;
+    let val_cid = competition.validation_cid;
+    let deadline = competition.submission_deadline;
     let now = s.now().await?;
     if now >= deadline {
         return Err(invalid(format!(
@@ -95,9 +93,7 @@ pub(crate) async fn submit(s: &Session, id: u64, model: &[u8]) -> anyhow::Result
         }
     };
     let commitment = abi::submission_commitment(&cid.to_bytes(), me, salt);
-    let committed = competition["commitments"]
-        .get(commitment.to_string())
-        .is_some();
+    let committed = competition.commitments.contains_key(&commitment);
     if !committed {
         let index = s
             .add_input(
@@ -141,14 +137,11 @@ pub(crate) async fn submit(s: &Session, id: u64, model: &[u8]) -> anyhow::Result
         }
         _ => None,
     });
-    let board = s.node.inspect(&format!("leaderboard/{id}")).await?;
+    let board: Vec<LeaderboardEntry> = s.node.inspect(&format!("leaderboard/{id}")).await?;
     let rank = board
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|e| e["priority"] == scored.priority)
-        .map(|e| e["rank"].clone())
-        .unwrap_or(Value::Null);
+        .iter()
+        .find(|e| e.priority == scored.priority)
+        .map(|e| e.rank);
     Ok(json!({
         "competition_id": id,
         "submitter": me,

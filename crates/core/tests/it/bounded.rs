@@ -351,8 +351,16 @@ fn a_finalize_in_many_steps_pays_exactly_what_one_step_pays() {
     let crucible_core::Output::Report(json) = &c[0] else {
         panic!()
     };
-    let c: serde_json::Value = serde_json::from_slice(json).unwrap();
-    assert!(c["finalizing"].is_null() && !c["finalized"].is_null());
+    let c: crucible_types::inspect::CompetitionAnswer = serde_json::from_slice(json).unwrap();
+    assert!(c.details["finalizing"].is_null());
+    let paid: Vec<_> = c
+        .finalized
+        .unwrap()
+        .winners
+        .iter()
+        .map(|w| w.submitter)
+        .collect();
+    assert_eq!(paid, vec![BOB, ALICE, CAROL]);
 }
 
 #[test]
