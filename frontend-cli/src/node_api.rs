@@ -3,13 +3,12 @@
 
 use crate::exit::Exit;
 use alloy::primitives::Address;
-use anyhow::{Context, bail};
+use anyhow::Context;
 use crucible_api::{
     InputStatus, NodeClient, Output, Quantity,
     rpc::{ListOutputsParams, ListReportsParams},
 };
 use crucible_types::{Cid, inspect::Answer};
-use serde_json::Value;
 use std::time::{Duration, Instant};
 
 /// One processed input, as the node reports it.
@@ -38,7 +37,6 @@ impl Processed {
 #[derive(Debug)]
 pub(crate) struct NodeApi {
     client: NodeClient,
-    http: reqwest::Client,
     /// Show spinners while waiting (not in `--json` mode, only on a terminal).
     spinners: bool,
 }
@@ -59,10 +57,8 @@ pub(crate) fn api_error(e: crucible_api::Error) -> anyhow::Error {
 
 impl NodeApi {
     pub(crate) fn new(url: &str, app: Address, spinners: bool) -> Self {
-        let http = reqwest::Client::new();
         Self {
-            client: NodeClient::with_http(url, app.to_string(), http.clone()),
-            http,
+            client: NodeClient::new(url, app.to_string()),
             spinners,
         }
     }
@@ -182,27 +178,7 @@ impl NodeApi {
 
     /// The blob with `cid`, checked against it; `None` if the node has no complete upload.
     pub(crate) async fn blob(&self, cid: &Cid) -> anyhow::Result<Option<Vec<u8>>> {
-        let r = self
-            .http
-            .get(format!("{}/blobs/{cid}", self.url()))
-            .send()
-            .await
-            .map_err(|e| unavailable(self.url(), &e))?;
-        if r.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        if !r.status().is_success() {
-            bail!(
-                "GET /blobs/{cid}: {} {}",
-                r.status(),
-                r.text().await.unwrap_or_default()
-            );
-        }
-        let bytes = r.bytes().await?.to_vec();
-        if Cid::of(&bytes) != *cid {
-            bail!("the node sent bytes that do not match {cid}");
-        }
-        Ok(Some(bytes))
+        self.client.blob(cid).await.map_err(api_error)
     }
 
     /// Chunk indices of `cid` the node has accepted from `uploader` with `count` chunks.
@@ -212,28 +188,12 @@ impl NodeApi {
         uploader: Address,
         count: u32,
     ) -> anyhow::Result<Vec<u32>> {
-        let v: Value = self
-            .http
-            .get(format!("{}/blobs/{cid}/chunks", self.url()))
-            .send()
-            .await
-            .map_err(|e| unavailable(self.url(), &e))?
-            .json()
-            .await
-            .context("the node's chunk listing")?;
-        Ok(v["uploads"]
-            .as_array()
+        let status = self.client.chunks(cid).await.map_err(api_error)?;
+        Ok(status
+            .uploads
             .into_iter()
-            .flatten()
-            .filter(|u| {
-                u["count"] == count
-                    && u["uploader"]
-                        .as_str()
-                        .and_then(|a| a.parse::<Address>().ok())
-                        == Some(uploader)
-            })
-            .flat_map(|u| u["indices"].as_array().cloned().unwrap_or_default())
-            .filter_map(|i| i.as_u64().map(|i| i as u32))
+            .filter(|u| u.count == count && u.uploader == uploader)
+            .flat_map(|u| u.indices)
             .collect())
     }
 }

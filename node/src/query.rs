@@ -30,7 +30,7 @@ use crate::{
 };
 use alloy::primitives::{Address, B256};
 use bytes::Bytes;
-use crucible_api::{InspectReport, InspectResponse, InspectStatus};
+use crucible_api::{ChunkStatus, ChunkUpload, InspectReport, InspectResponse, InspectStatus};
 use crucible_types::Cid;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{
@@ -38,7 +38,7 @@ use hyper::{
     service::service_fn,
 };
 use hyper_util::rt::TokioIo;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::{
     collections::BTreeMap,
     future::Future,
@@ -221,7 +221,7 @@ async fn handle(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Reply {
             })
             .await;
             match found {
-                Ok(Ok(v)) => json_reply(&v),
+                Ok(Ok(v)) => json_reply(&serde_json::to_value(v).unwrap_or_default()),
                 Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
                 Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
             }
@@ -306,24 +306,27 @@ async fn inspect(ctx: &Ctx, payload: Vec<u8>) -> Reply {
     }
 }
 
-/// Which chunks of blob `cid` each uploader has had accepted so far (resumable uploads):
-/// `{"cid", "uploads": [{"uploader", "count", "indices": [..]}]}`.
-pub fn chunk_status(store: &Store, cid: &Cid) -> Result<Value> {
+/// Which chunks of blob `cid` each uploader has had accepted so far (resumable uploads).
+pub fn chunk_status(store: &Store, cid: &Cid) -> Result<ChunkStatus> {
     let digest = B256::from(*cid.digest());
-    let mut uploads: BTreeMap<(Address, u32), std::collections::BTreeSet<u32>> = BTreeMap::new();
+    let mut uploads: BTreeMap<(Address, u32), Vec<u32>> = BTreeMap::new();
     for (c, _) in store.chunks(&digest)? {
-        uploads
-            .entry((c.uploader, c.count))
-            .or_default()
-            .insert(c.index);
+        let indices = uploads.entry((c.uploader, c.count)).or_default();
+        if let Err(at) = indices.binary_search(&c.index) {
+            indices.insert(at, c.index);
+        }
     }
-    let uploads: Vec<Value> = uploads
-        .into_iter()
-        .map(|((uploader, count), indices)| {
-            json!({ "uploader": uploader, "count": count, "indices": indices })
-        })
-        .collect();
-    Ok(json!({ "cid": cid.to_string(), "uploads": uploads }))
+    Ok(ChunkStatus {
+        cid: *cid,
+        uploads: uploads
+            .into_iter()
+            .map(|((uploader, count), indices)| ChunkUpload {
+                uploader,
+                count,
+                indices,
+            })
+            .collect(),
+    })
 }
 
 /// The blob with CID `cid`, reassembled from one uploader's accepted chunks and checked
@@ -421,7 +424,6 @@ pub(crate) mod tests {
     use crate::store::StoredInput;
     use alloy::{primitives::U256, sol_types::SolCall};
     use crucible_types::abi::{ICrucible, Inputs};
-    use serde_json::json;
 
     pub(crate) const APP: Address = Address::repeat_byte(0xaa);
 
@@ -512,14 +514,11 @@ pub(crate) mod tests {
         db.chunk(alice, digest, 1, 3, &bytes[10..20]);
         assert_eq!(blob(&db.store, &cid).unwrap(), Some(bytes.clone()));
         let status = chunk_status(&db.store, &cid).unwrap();
-        let alice_upload = status["uploads"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|u| u["count"] == 3)
-            .unwrap()
-            .clone();
-        assert_eq!(alice_upload["indices"], json!([0, 1, 2]));
+        let alice_upload = status.uploads.iter().find(|u| u.count == 3).unwrap();
+        assert_eq!(
+            (alice_upload.uploader, &alice_upload.indices[..]),
+            (alice, &[0, 1, 2][..])
+        );
         assert_eq!(blob(&db.store, &Cid::of(b"other")).unwrap(), None);
     }
 }

@@ -268,6 +268,51 @@ impl NodeClient {
         .await
     }
 
+    /// crucible-node's `GET /blobs/<cid>`: the blob, checked against its CID; `None` if
+    /// the node holds no complete upload of it.
+    pub async fn blob(&self, cid: &crucible_types::Cid) -> Result<Option<Vec<u8>>> {
+        let what = format!("GET /blobs/{cid}");
+        let r = self
+            .http
+            .get(format!("{}/blobs/{cid}", self.url))
+            .send()
+            .await
+            .map_err(|e| self.unavailable(e))?;
+        let status = r.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let bytes = r.bytes().await.map_err(|e| self.unavailable(e))?.to_vec();
+        if !status.is_success() {
+            return Err(Error::Decode {
+                what,
+                detail: format!("{status}: {}", String::from_utf8_lossy(&bytes)),
+            });
+        }
+        if crucible_types::Cid::of(&bytes) != *cid {
+            return Err(Error::Decode {
+                what,
+                detail: "the bytes do not match the CID".into(),
+            });
+        }
+        Ok(Some(bytes))
+    }
+
+    /// crucible-node's `GET /blobs/<cid>/chunks`.
+    pub async fn chunks(&self, cid: &crucible_types::Cid) -> Result<crate::ChunkStatus> {
+        let r = self
+            .http
+            .get(format!("{}/blobs/{cid}/chunks", self.url))
+            .send()
+            .await
+            .map_err(|e| self.unavailable(e))?;
+        let body = r.bytes().await.map_err(|e| self.unavailable(e))?;
+        serde_json::from_slice(&body).map_err(|e| Error::Decode {
+            what: format!("GET /blobs/{cid}/chunks"),
+            detail: format!("{e}: {}", String::from_utf8_lossy(&body)),
+        })
+    }
+
     /// An inspect request with `payload`; the node's whole answer.
     pub async fn inspect(&self, payload: &[u8]) -> Result<InspectResponse> {
         let response = self

@@ -500,6 +500,26 @@ pub struct InspectResponse {
     pub processed_input_count: u64,
 }
 
+/// One uploader's accepted chunks of a blob (crucible-node's `GET /blobs/<cid>/chunks`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkUpload {
+    /// Who sent them.
+    pub uploader: Address,
+    /// The chunk count the upload declares.
+    pub count: u32,
+    /// The chunk indices accepted so far, ascending.
+    pub indices: Vec<u32>,
+}
+
+/// `GET /blobs/<cid>/chunks`: every upload of a blob, so an interrupted upload resumes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkStatus {
+    /// The blob.
+    pub cid: crucible_types::Cid,
+    /// Its uploads, by uploader and chunk count.
+    pub uploads: Vec<ChunkUpload>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
