@@ -13,6 +13,7 @@ mod error;
 pub mod logs;
 pub mod machine;
 pub mod merkle;
+mod plot;
 pub mod query;
 pub mod rollup_api;
 mod rpc_api;
@@ -20,6 +21,7 @@ pub mod runner;
 pub mod service;
 pub mod store;
 pub mod tx;
+mod web;
 
 pub use error::{Error, Result};
 pub use tx::{Confirm, provider, signing_provider};

@@ -105,15 +105,15 @@ pub struct AppInfo {
     pub execution: crucible_api::ExecutionParameters,
 }
 
-struct Ctx {
-    config: QueryConfig,
-    store: Mutex<Store>,
+pub(crate) struct Ctx {
+    pub(crate) config: QueryConfig,
+    pub(crate) store: Mutex<Store>,
     inspect: mpsc::Sender<InspectJob>,
 }
 
-type Reply = Response<Full<Bytes>>;
+pub(crate) type Reply = Response<Full<Bytes>>;
 
-fn text(status: StatusCode, body: impl Into<String>) -> Reply {
+pub(crate) fn text(status: StatusCode, body: impl Into<String>) -> Reply {
     let mut r = Response::new(Full::new(Bytes::from(body.into())));
     *r.status_mut() = status;
     r.headers_mut().insert(
@@ -123,7 +123,7 @@ fn text(status: StatusCode, body: impl Into<String>) -> Reply {
     r
 }
 
-fn json_reply(value: &Value) -> Reply {
+pub(crate) fn json_reply(value: &Value) -> Reply {
     let mut r = Response::new(Full::new(Bytes::from(value.to_string())));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -257,9 +257,13 @@ async fn handle(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Reply {
                 Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
             }
         }
+        (&Method::GET, [""]) => crate::web::page(),
+        (&Method::GET, ["assets", name]) => crate::web::asset(name),
+        (&Method::GET, ["api", "overview"]) => crate::web::overview(ctx).await,
+        (&Method::GET, ["competitions", id, "scores.svg"]) => crate::web::plot(ctx, id).await,
         _ => text(
             StatusCode::NOT_FOUND,
-            "not found: POST /inspect/<application>, POST /rpc, GET /blobs/<cid>, GET /blobs/<cid>/chunks",
+            "not found: GET / (the leaderboard), POST /inspect/<application>, POST /rpc, GET /blobs/<cid>, GET /blobs/<cid>/chunks",
         ),
     }
 }
@@ -270,7 +274,12 @@ impl Ctx {
     }
 }
 
-async fn inspect(ctx: &Ctx, payload: Vec<u8>) -> Reply {
+/// Runs an inspect request through the main loop: the DApp's result and the processed
+/// input count, or the reply that says why there is none.
+pub(crate) async fn run_inspect(
+    ctx: &Ctx,
+    payload: Vec<u8>,
+) -> std::result::Result<(RequestResult, u64), Reply> {
     let (reply, answer) = oneshot::channel();
     if ctx
         .inspect
@@ -278,32 +287,44 @@ async fn inspect(ctx: &Ctx, payload: Vec<u8>) -> Reply {
         .await
         .is_err()
     {
-        return text(StatusCode::SERVICE_UNAVAILABLE, "the node is stopping");
+        return Err(text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the node is stopping",
+        ));
     }
     match answer.await {
-        Ok(Ok((result, processed))) => {
-            let (status, exception) = match result.status {
-                Status::Accepted => (InspectStatus::Accepted, None),
-                Status::Rejected => (InspectStatus::Rejected, None),
-                Status::Exception(why) => (InspectStatus::Exception, Some(why.into())),
-            };
-            json_reply(
-                &serde_json::to_value(InspectResponse {
-                    status,
-                    exception,
-                    reports: result
-                        .reports
-                        .into_iter()
-                        .map(|r| InspectReport { payload: r.into() })
-                        .collect(),
-                    processed_input_count: processed,
-                })
-                .unwrap_or_default(),
-            )
-        }
-        Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "the node is stopping"),
+        Ok(Ok(done)) => Ok(done),
+        Ok(Err(e)) => Err(text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        Err(_) => Err(text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the node is stopping",
+        )),
     }
+}
+
+async fn inspect(ctx: &Ctx, payload: Vec<u8>) -> Reply {
+    let (result, processed) = match run_inspect(ctx, payload).await {
+        Ok(done) => done,
+        Err(reply) => return reply,
+    };
+    let (status, exception) = match result.status {
+        Status::Accepted => (InspectStatus::Accepted, None),
+        Status::Rejected => (InspectStatus::Rejected, None),
+        Status::Exception(why) => (InspectStatus::Exception, Some(why.into())),
+    };
+    json_reply(
+        &serde_json::to_value(InspectResponse {
+            status,
+            exception,
+            reports: result
+                .reports
+                .into_iter()
+                .map(|r| InspectReport { payload: r.into() })
+                .collect(),
+            processed_input_count: processed,
+        })
+        .unwrap_or_default(),
+    )
 }
 
 /// Which chunks of blob `cid` each uploader has had accepted so far (resumable uploads).

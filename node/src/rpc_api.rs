@@ -460,7 +460,7 @@ fn report(config: &QueryConfig, store: &Store, row: &ReportRow) -> Result<Report
 /// `OPEN` (not read to its end), `CLAIM_COMPUTED` (read; this node has not claimed),
 /// `CLAIM_SUBMITTED`, `CLAIM_ACCEPTED` (the consensus holds this node's root valid) or
 /// `CLAIM_REJECTED` (the consensus accepted another root).
-fn epochs(config: &QueryConfig, store: &Store) -> Result<Vec<Epoch>, RpcError> {
+pub(crate) fn epochs(config: &QueryConfig, store: &Store) -> Result<Vec<Epoch>, RpcError> {
     let length = config.epoch_length.max(1);
     let claims = store.claims().map_err(internal)?;
     let proven = store.proven().map_err(internal)?;

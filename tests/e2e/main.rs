@@ -1,5 +1,6 @@
 //! End-to-end tests with every party a real process.
 
+mod browser;
 mod cli;
 mod conformance;
 mod demo;

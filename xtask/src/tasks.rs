@@ -140,14 +140,15 @@ pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
 }
 
-/// anvil, forge and solc-js, and the Cartesi Rollups v2.2.0 artifacts, pinned in
-/// package-lock.json.
+/// anvil, forge and solc-js, the Cartesi Rollups v2.2.0 artifacts and playwright-core (the
+/// browser test's driver of Debian's chromium), pinned in package-lock.json.
 fn setup_chain() -> anyhow::Result<()> {
     let npm_ready = [
         "@foundry-rs/anvil-linux-amd64/bin/anvil",
         "@foundry-rs/forge-linux-amd64/bin/forge",
         "solc",
         "@cartesi/rollups/out",
+        "playwright-core/package.json",
     ]
     .iter()
     .all(|p| root().join("node_modules").join(p).exists());

@@ -172,8 +172,15 @@ impl DemoArgs {
             let _ = std::fs::remove_dir_all(&home);
         } else {
             say(format!(
-                "devnet left running: crucible devnet status --home {}",
+                "devnet left running: the leaderboard, payouts and claims at {}/ · crucible devnet status --home {}",
+                devnet.node,
                 home.display()
+            ));
+        }
+        if !self.keep {
+            say(format!(
+                "▶ done. The leaderboard page was at {}/; `crucible demo --keep` leaves the devnet up to look at it",
+                devnet.node
             ));
         }
         let doc = result?;
@@ -193,6 +200,10 @@ impl DemoArgs {
         say(format!(
             "  chain {} · node {} · application {}",
             devnet.rpc, devnet.node, devnet.deployment.application
+        ));
+        say(format!(
+            "  the leaderboard page, live as the story runs: {}/",
+            devnet.node
         ));
         let party = |n: usize| {
             let mut g = global.party(home, devnet, n);

@@ -104,6 +104,7 @@ impl DevnetCommand {
                 } else {
                     println!("devnet up: chain {} at {}", state.chain_id, state.rpc);
                     println!("  node         {}", state.node);
+                    println!("  leaderboard  {}/ (open it in a browser)", state.node);
                     if state.validators.len() > 1 {
                         println!(
                             "  quorum       {} of {} validators",
