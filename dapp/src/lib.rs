@@ -6,21 +6,8 @@
 use alloy_primitives::hex;
 use anyhow::{Context, bail};
 use crucible_core::{AdvanceMeta, Outcome, Output, State};
+use crucible_types::rollup::http::{self, Request};
 use reqwest::{StatusCode, blocking::Client};
-use serde::Deserialize;
-use serde_json::json;
-
-#[derive(Debug, Deserialize)]
-#[serde(tag = "request_type", content = "data", rename_all = "snake_case")]
-enum Request {
-    AdvanceState {
-        metadata: AdvanceMeta,
-        payload: String,
-    },
-    InspectState {
-        payload: String,
-    },
-}
 
 /// A rewrite of every output before it is emitted. Only the deliberately faulty DApp of the
 /// validator tests sets one (`crucible-dapp-faulty`); the DApp itself never does.
@@ -32,6 +19,12 @@ pub struct Dapp {
     url: String,
     state: State,
     tamper: Option<Tamper>,
+}
+
+fn payload_body(payload: &[u8]) -> http::Payload {
+    http::Payload {
+        payload: hex::encode_prefixed(payload),
+    }
 }
 
 fn unhex(s: &str) -> anyhow::Result<Vec<u8>> {
@@ -64,13 +57,13 @@ impl Dapp {
     fn post(
         &self,
         path: &str,
-        body: serde_json::Value,
+        body: &impl serde::Serialize,
         expect: StatusCode,
     ) -> anyhow::Result<reqwest::blocking::Response> {
         let resp = self
             .client
             .post(format!("{}{path}", self.url))
-            .json(&body)
+            .json(body)
             .send()
             .with_context(|| format!("POST {path}"))?;
         if resp.status() != expect {
@@ -86,30 +79,22 @@ impl Dapp {
     fn emit(&self, output: &Output) -> anyhow::Result<()> {
         match output {
             Output::Notice(payload) => {
-                self.post(
-                    "/notice",
-                    json!({ "payload": hex::encode_prefixed(payload) }),
-                    StatusCode::CREATED,
-                )?;
+                self.post("/notice", &payload_body(payload), StatusCode::CREATED)?;
             }
             Output::Voucher {
                 destination,
                 value,
                 payload,
             } => {
-                let body = json!({
-                    "destination": destination.to_string().to_lowercase(),
-                    "value": hex::encode_prefixed(value.to_be_bytes::<32>()),
-                    "payload": hex::encode_prefixed(payload),
-                });
-                self.post("/voucher", body, StatusCode::CREATED)?;
+                let body = http::Voucher {
+                    destination: format!("{destination:#x}"),
+                    value: Some(hex::encode_prefixed(value.to_be_bytes::<32>())),
+                    payload: hex::encode_prefixed(payload),
+                };
+                self.post("/voucher", &body, StatusCode::CREATED)?;
             }
             Output::Report(payload) => {
-                self.post(
-                    "/report",
-                    json!({ "payload": hex::encode_prefixed(payload) }),
-                    StatusCode::ACCEPTED,
-                )?;
+                self.post("/report", &payload_body(payload), StatusCode::ACCEPTED)?;
             }
         }
         Ok(())
@@ -123,7 +108,9 @@ impl Dapp {
             let resp = self
                 .client
                 .post(format!("{}/finish", self.url))
-                .json(&json!({ "status": status }))
+                .json(&http::Finish {
+                    status: status.into(),
+                })
                 .send()
                 .context("POST /finish")?;
             match resp.status() {
@@ -137,7 +124,7 @@ impl Dapp {
             let request: Request = resp.json().context("decoding the /finish answer")?;
             status = match request {
                 Request::AdvanceState { metadata, payload } => {
-                    self.advance(&metadata, &unhex(&payload)?)?
+                    self.advance(&metadata.into(), &unhex(&payload)?)?
                 }
                 Request::InspectState { payload } => {
                     for report in self.state.inspect(&unhex(&payload)?)? {
@@ -171,7 +158,7 @@ impl Dapp {
                 let message = format!("input {}: {broken}", meta.input_index);
                 self.post(
                     "/exception",
-                    json!({ "payload": hex::encode_prefixed(message.as_bytes()) }),
+                    &payload_body(message.as_bytes()),
                     StatusCode::ACCEPTED,
                 )?;
                 bail!("raised an exception: {message}")

@@ -18,7 +18,6 @@ use hyper::{
 };
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
-use serde_json::json;
 use std::{
     future::Future,
     sync::{Arc, Mutex},
@@ -196,56 +195,27 @@ fn value(s: Option<&str>) -> Result<U256, BadRequest> {
     Ok(U256::from_be_slice(&bytes))
 }
 
-#[derive(Deserialize)]
-struct Finish {
-    status: String,
-}
-
-#[derive(Deserialize)]
-struct PayloadBody {
-    payload: String,
-}
-
-#[derive(Deserialize)]
-struct VoucherBody {
-    destination: String,
-    value: Option<String>,
-    payload: String,
-}
-
-#[derive(Deserialize)]
-struct DelegateBody {
-    destination: String,
-    payload: String,
-}
+use crucible_types::rollup::http::{
+    self, DelegateCallVoucher as DelegateBody, Finish, Payload as PayloadBody,
+    Voucher as VoucherBody,
+};
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, BadRequest> {
     serde_json::from_slice(body).map_err(|e| format!("Json deserialize error: {e}"))
 }
 
-/// The request JSON the official server returns from `/finish`. Addresses are lowercase.
+/// The request the official server returns from `/finish`. Addresses are lowercase.
 pub fn request_json(request: &RollupRequest) -> serde_json::Value {
-    match request {
-        RollupRequest::Advance { meta, payload } => json!({
-            "request_type": "advance_state",
-            "data": {
-                "metadata": {
-                    "chain_id": meta.chain_id,
-                    "app_contract": format!("{:#x}", meta.app_contract),
-                    "msg_sender": format!("{:#x}", meta.msg_sender),
-                    "block_number": meta.block_number,
-                    "block_timestamp": meta.block_timestamp,
-                    "prev_randao": format!("{:#x}", meta.prev_randao),
-                    "input_index": meta.input_index,
-                },
-                "payload": hex::encode_prefixed(payload),
-            }
-        }),
-        RollupRequest::Inspect { payload } => json!({
-            "request_type": "inspect_state",
-            "data": { "payload": hex::encode_prefixed(payload) }
-        }),
-    }
+    let request = match request {
+        RollupRequest::Advance { meta, payload } => http::Request::AdvanceState {
+            metadata: (*meta).into(),
+            payload: hex::encode_prefixed(payload),
+        },
+        RollupRequest::Inspect { payload } => http::Request::InspectState {
+            payload: hex::encode_prefixed(payload),
+        },
+    };
+    serde_json::to_value(request).unwrap_or_default()
 }
 
 impl Shared {
@@ -309,7 +279,10 @@ impl Shared {
             Some(c) if matches!(c.request, RollupRequest::Advance { .. }) => {
                 c.outputs.push(output);
                 let index = base + c.outputs.len() as u64 - 1;
-                json_reply(StatusCode::CREATED, json!({ "index": index }))
+                json_reply(
+                    StatusCode::CREATED,
+                    serde_json::to_value(http::Index { index }).unwrap_or_default(),
+                )
             }
             _ => text(
                 StatusCode::BAD_REQUEST,

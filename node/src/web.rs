@@ -415,13 +415,21 @@ mod tests {
 
     #[test]
     fn the_page_loads_nothing_from_elsewhere() {
-        for (name, text) in [("index.html", INDEX), ("app.js", APP_JS), ("style.css", STYLE)] {
+        for (name, text) in [
+            ("index.html", INDEX),
+            ("app.js", APP_JS),
+            ("style.css", STYLE),
+        ] {
             for scheme in ["http://", "https://", "//cdn", "@import"] {
                 assert!(!text.contains(scheme), "{name} refers to {scheme}");
             }
         }
         for src in INDEX.match_indices("src=\"").map(|(i, _)| &INDEX[i + 5..]) {
-            assert!(src.starts_with('/'), "{name} loads {src:.40}", name = "index.html");
+            assert!(
+                src.starts_with('/'),
+                "{name} loads {src:.40}",
+                name = "index.html"
+            );
         }
         assert_eq!(asset("app.js").status(), StatusCode::OK);
         assert_eq!(asset("../Cargo.toml").status(), StatusCode::NOT_FOUND);

@@ -164,3 +164,178 @@ mod tests {
         }
     }
 }
+
+/// The rollup HTTP API between the application and its server (the official
+/// `rollup-http-server`, or crucible-node's in host mode): one home for both sides.
+/// Bytes are `0x` hex strings, as the official server reads and writes them.
+pub mod http {
+    use super::AdvanceMeta;
+    use alloy_primitives::{Address, B256};
+    use serde::{Deserialize, Serialize};
+
+    /// `POST /finish` body.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Finish {
+        /// `accept` or `reject` (the previous request's outcome).
+        pub status: String,
+    }
+
+    /// The metadata of an advance request as the server sends it: addresses and
+    /// `prev_randao` in lowercase hex.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Metadata {
+        /// EVM chain id.
+        pub chain_id: u64,
+        /// The application contract.
+        #[serde(with = "lower_hex")]
+        pub app_contract: Address,
+        /// `msg.sender` of `addInput`.
+        #[serde(with = "lower_hex")]
+        pub msg_sender: Address,
+        /// L1 block.
+        pub block_number: u64,
+        /// L1 block time, seconds.
+        pub block_timestamp: u64,
+        /// L1 `prevrandao`.
+        #[serde(with = "lower_hex")]
+        pub prev_randao: B256,
+        /// Input index.
+        pub input_index: u64,
+    }
+
+    impl From<AdvanceMeta> for Metadata {
+        fn from(m: AdvanceMeta) -> Self {
+            Self {
+                chain_id: m.chain_id,
+                app_contract: m.app_contract,
+                msg_sender: m.msg_sender,
+                block_number: m.block_number,
+                block_timestamp: m.block_timestamp,
+                prev_randao: m.prev_randao,
+                input_index: m.input_index,
+            }
+        }
+    }
+
+    impl From<Metadata> for AdvanceMeta {
+        fn from(m: Metadata) -> Self {
+            Self {
+                chain_id: m.chain_id,
+                app_contract: m.app_contract,
+                msg_sender: m.msg_sender,
+                block_number: m.block_number,
+                block_timestamp: m.block_timestamp,
+                prev_randao: m.prev_randao,
+                input_index: m.input_index,
+            }
+        }
+    }
+
+    /// `/finish`'s 200 answer: the next request.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(tag = "request_type", content = "data", rename_all = "snake_case")]
+    pub enum Request {
+        /// An input.
+        AdvanceState {
+            /// Its metadata.
+            metadata: Metadata,
+            /// Its payload, `0x` hex.
+            payload: String,
+        },
+        /// An inspect query.
+        InspectState {
+            /// The query, `0x` hex.
+            payload: String,
+        },
+    }
+
+    /// `POST /notice`, `/report` and `/exception` body.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Payload {
+        /// `0x` hex.
+        pub payload: String,
+    }
+
+    /// `POST /voucher` body.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Voucher {
+        /// `0x` + 40 hex digits.
+        pub destination: String,
+        /// Wei as `0x` hex (at most 32 bytes); absent means zero.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub value: Option<String>,
+        /// `0x` hex.
+        pub payload: String,
+    }
+
+    /// `POST /delegate-call-voucher` body.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct DelegateCallVoucher {
+        /// `0x` + 40 hex digits.
+        pub destination: String,
+        /// `0x` hex.
+        pub payload: String,
+    }
+
+    /// The 201 answer to an output: its index.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Index {
+        /// The output's index.
+        pub index: u64,
+    }
+
+    /// Lowercase `0x` hex for fixed-size byte strings, as the official server writes them.
+    mod lower_hex {
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub(super) fn serialize<T: std::fmt::LowerHex, S: Serializer>(
+            v: &T,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            s.collect_str(&format_args!("{v:#x}"))
+        }
+
+        pub(super) fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<T, D::Error> {
+            T::deserialize(d)
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn requests_have_the_official_shape() {
+            let request = Request::AdvanceState {
+                metadata: Metadata {
+                    chain_id: 31337,
+                    app_contract: Address::repeat_byte(0xAB),
+                    msg_sender: Address::repeat_byte(0x01),
+                    block_number: 7,
+                    block_timestamp: 1_700_000_000,
+                    prev_randao: B256::repeat_byte(0xCD),
+                    input_index: 3,
+                },
+                payload: "0x01".into(),
+            };
+            let json = serde_json::to_value(&request).unwrap();
+            assert_eq!(json["request_type"], "advance_state");
+            assert_eq!(
+                json["data"]["metadata"]["app_contract"],
+                format!("0x{}", "ab".repeat(20))
+            );
+            assert_eq!(serde_json::from_value::<Request>(json).unwrap(), request);
+            let inspect: Request =
+                serde_json::from_str(r#"{"request_type":"inspect_state","data":{"payload":"0x"}}"#)
+                    .unwrap();
+            assert_eq!(
+                inspect,
+                Request::InspectState {
+                    payload: "0x".into()
+                }
+            );
+        }
+    }
+}
