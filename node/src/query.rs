@@ -109,6 +109,8 @@ pub(crate) struct Ctx {
     pub(crate) config: QueryConfig,
     pub(crate) store: Mutex<Store>,
     inspect: mpsc::Sender<InspectJob>,
+    /// The web page's last overview and what it was built from.
+    pub(crate) web_cache: crate::web::Cache,
 }
 
 pub(crate) type Reply = Response<Full<Bytes>>;
@@ -144,6 +146,7 @@ pub async fn serve(
         config,
         store: Mutex::new(store),
         inspect,
+        web_cache: Default::default(),
     });
     tokio::pin!(shutdown);
     loop {

@@ -128,9 +128,14 @@ struct EpochPage {
     claims: Vec<ClaimRow>,
 }
 
+/// The last overview built, with the (processed inputs, consensus cursor) it reflects: the
+/// DApp's answers change only with inputs and the rest only with inputs and the consensus'
+/// logs, so however many pages poll, the DApp answers the overview's inspects once per change.
+pub(crate) type Cache = tokio::sync::Mutex<Option<((u64, u64), Arc<Overview>)>>;
+
 /// `GET /api/overview`.
 #[derive(Debug, Clone, Serialize)]
-struct Overview {
+pub(crate) struct Overview {
     application: Address,
     chain_id: u64,
     node_url_hint: &'static str,
@@ -296,6 +301,35 @@ fn epochs(ctx: &Ctx, store: &Store) -> crate::Result<Vec<EpochPage>> {
         .collect())
 }
 
+/// The overview, from the cache when nothing changed since it was built.
+async fn cached(ctx: &Arc<Ctx>) -> Result<Arc<Overview>, Reply> {
+    let db = ctx.clone();
+    let key = tokio::task::spawn_blocking(move || -> crate::Result<(u64, u64)> {
+        let store = db
+            .store
+            .lock()
+            .map_err(|_| crate::Error::Store("poisoned".into()))?;
+        Ok((store.input_count()?, store.consensus_next_block()?))
+    })
+    .await;
+    let key = match key {
+        Ok(Ok(k)) => k,
+        Ok(Err(e)) => return Err(text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        Err(e) => return Err(text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    };
+    // Held across the build: concurrent requests wait for one build instead of each
+    // sending the DApp its own inspects.
+    let mut cache = ctx.web_cache.lock().await;
+    if let Some((k, overview)) = cache.as_ref()
+        && *k == key
+    {
+        return Ok(overview.clone());
+    }
+    let overview = Arc::new(build(ctx).await?);
+    *cache = Some((key, overview.clone()));
+    Ok(overview)
+}
+
 async fn build(ctx: &Arc<Ctx>) -> Result<Overview, Reply> {
     let summaries: Vec<CompetitionSummary> = inspect(ctx, "competitions").await?;
     let mut boards = Vec::with_capacity(summaries.len());
@@ -374,8 +408,8 @@ async fn build(ctx: &Arc<Ctx>) -> Result<Overview, Reply> {
 
 /// `GET /api/overview`: everything the page shows.
 pub(crate) async fn overview(ctx: &Arc<Ctx>) -> Reply {
-    match build(ctx).await {
-        Ok(o) => json_reply(&serde_json::to_value(o).unwrap_or_default()),
+    match cached(ctx).await {
+        Ok(o) => json_reply(&serde_json::to_value(&*o).unwrap_or_default()),
         Err(r) => r,
     }
 }
@@ -389,7 +423,7 @@ pub(crate) async fn plot(ctx: &Arc<Ctx>, id: &str) -> Reply {
             format!("{id:?} is not a competition id"),
         );
     };
-    let overview = match build(ctx).await {
+    let overview = match cached(ctx).await {
         Ok(o) => o,
         Err(r) => return r,
     };
