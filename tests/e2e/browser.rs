@@ -5,7 +5,7 @@
 
 use alloy_sol_types::SolInterface;
 use crucible_api::NodeClient;
-use crucible_e2e::{bins, crucible_json, repo, skipped, token_artifact, tool};
+use crucible_e2e::{bins, crucible_json, devnet_tools, repo, skipped};
 use crucible_types::abi::ICrucibleOutputsCalls;
 use serde_json::Value;
 use std::{path::PathBuf, process::Command};
@@ -64,11 +64,7 @@ fn board(rows: &Value) -> Vec<(u64, u64, u64)> {
 
 #[test]
 fn the_leaderboard_page_follows_a_competition_in_a_real_browser() {
-    if tool("anvil").is_none() {
-        skipped("anvil not found under node_modules (run npm ci)");
-        return;
-    }
-    if token_artifact().is_none() {
+    if !devnet_tools() {
         return;
     }
     let Some(chromium) = chromium() else {

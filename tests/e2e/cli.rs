@@ -5,7 +5,7 @@ use alloy::{
     primitives::Address, providers::ProviderBuilder, signers::local::PrivateKeySigner,
     sol_types::SolCall,
 };
-use crucible_e2e::{add_input, crucible, crucible_json, repo, skipped, token_artifact, tool};
+use crucible_e2e::{add_input, crucible, crucible_json, devnet_tools, repo};
 use crucible_node::devnet::{ANVIL_KEYS, IInputBox};
 use crucible_types::{Cid, abi};
 use std::{path::Path, time::Duration};
@@ -85,11 +85,7 @@ macro_rules! snapshot {
 
 #[test]
 fn sponsor_and_trainer_journeys_with_their_errors() {
-    if tool("anvil").is_none() {
-        skipped("anvil not found under node_modules (run npm ci)");
-        return;
-    }
-    if token_artifact().is_none() {
+    if !devnet_tools() {
         return;
     }
     let home = std::env::temp_dir().join(format!("crucible-cli-test-{}", std::process::id()));

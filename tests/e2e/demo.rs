@@ -1,7 +1,7 @@
 //! `crucible demo --json` on a fresh devnet: the document it prints, checked against the
 //! chain's own rules and against `crucible score`.
 
-use crucible_e2e::{bins, run_json, skipped, token_artifact, tool};
+use crucible_e2e::{bins, devnet_tools, run_json};
 use serde_json::Value;
 
 fn u128_of(v: &Value) -> u128 {
@@ -30,11 +30,7 @@ fn cli_score(model: &str) -> u64 {
 
 #[test]
 fn demo_pays_the_live_entries_and_the_copy_nothing() {
-    if tool("anvil").is_none() {
-        skipped("anvil not found under node_modules (run npm ci)");
-        return;
-    }
-    if token_artifact().is_none() {
+    if !devnet_tools() {
         return;
     }
     let home = std::env::temp_dir().join(format!("crucible-demo-test-{}", std::process::id()));

@@ -10,7 +10,7 @@ use alloy::{
     providers::ProviderBuilder,
 };
 use crucible_e2e::{
-    crucible, crucible_json, hex_bytes, hex_u64, repo, rpc_at, skipped, token_artifact, tool,
+    crucible, crucible_json, devnet_tools, hex_bytes, hex_u64, repo, rpc_at, skipped,
 };
 use crucible_node::{
     merkle::OutputsTree,
@@ -28,11 +28,9 @@ struct Devnet {
 
 impl Devnet {
     fn up(tag: &str, extra: &[&str]) -> Option<Self> {
-        if tool("anvil").is_none() {
-            skipped("anvil not found under node_modules (run npm ci)");
+        if !devnet_tools() {
             return None;
         }
-        token_artifact()?;
         let home =
             std::env::temp_dir().join(format!("crucible-validators-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&home);

@@ -95,6 +95,16 @@ pub fn token_artifact() -> Option<PathBuf> {
     Some(artifact)
 }
 
+/// Whether the devnet's tools are here (anvil, and the reward token's artifact); says
+/// `SKIPPED` with the reason when not.
+pub fn devnet_tools() -> bool {
+    if tool("anvil").is_none() {
+        skipped("anvil not found under node_modules (run npm ci)");
+        return false;
+    }
+    token_artifact().is_some()
+}
+
 /// A provider signing with `key`, once anvil answers.
 pub async fn connect(anvil: &Anvil, key: &PrivateKeySigner) -> impl Provider + Clone + use<> {
     anvil
