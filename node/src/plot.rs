@@ -18,7 +18,9 @@ pub(crate) fn scores_svg(
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let t0 = points.iter().map(|p| p.0).min().unwrap_or(0);
-        let minutes = |t: u64| (t - t0) as f64 / 60.0;
+        let span = points.iter().map(|p| p.0 - t0).max().unwrap_or(0);
+        let (unit, seconds) = time_unit(span);
+        let minutes = |t: u64| (t - t0) as f64 / seconds;
         let x_max = points.iter().map(|p| minutes(p.0)).fold(1.0, f64::max) * 1.05;
         let (lo, hi) = points
             .iter()
@@ -40,7 +42,7 @@ pub(crate) fn scores_svg(
             .map_err(err)?;
         chart
             .configure_mesh()
-            .x_desc("minutes since the first scored submission")
+            .x_desc(format!("{unit} since the first scored submission"))
             .y_desc(metric)
             .axis_desc_style(("sans-serif", 14))
             .label_style(("sans-serif", 12))
@@ -93,17 +95,33 @@ pub(crate) fn scores_svg(
     Ok(svg)
 }
 
+/// The x axis' unit for a history that spans `span` seconds, and its length in seconds.
+fn time_unit(span: u64) -> (&'static str, f64) {
+    match span {
+        0..=180 => ("seconds", 1.0),
+        181..=10_800 => ("minutes", 60.0),
+        10_801..=259_200 => ("hours", 3600.0),
+        _ => ("days", 86_400.0),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn plots_every_point_and_the_best_so_far() {
-        let svg = scores_svg("accuracy", true, &[(100, 0.5), (160, 0.8), (220, 0.7)]).unwrap();
+        let svg = scores_svg("accuracy", true, &[(100, 0.5), (400, 0.8), (700, 0.7)]).unwrap();
         assert!(svg.starts_with("<svg"));
         // Three submissions, plus the legend's marker.
         assert_eq!(svg.matches("<circle").count(), 4);
         assert!(svg.contains("best so far") && svg.contains("accuracy"));
+        assert!(
+            svg.contains("minutes since"),
+            "a ten-minute history is in minutes"
+        );
+        let quick = scores_svg("accuracy", true, &[(100, 0.5), (103, 0.6)]).unwrap();
+        assert!(quick.contains("seconds since"));
         let empty = scores_svg("mse", false, &[]).unwrap();
         assert!(empty.contains("<svg"));
     }
