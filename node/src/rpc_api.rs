@@ -105,6 +105,12 @@ fn one(config: &QueryConfig, store: &Mutex<Store>, request: Value) -> Value {
     if request.jsonrpc != "2.0" || request.method.is_empty() {
         return invalid(id);
     }
+    if rpc::param_names(&request.method).is_none() && request.method != rpc::LIST_CLAIMS {
+        return to_value(&rpc::Response::<Value>::error(
+            id,
+            RpcError::new(code::METHOD_NOT_FOUND, "Method not found"),
+        ));
+    }
     let result = rpc::named_params(&request.method, request.params).and_then(|params| {
         let store = store.lock().map_err(|_| {
             tracing::error!("the store's lock is poisoned");
@@ -210,9 +216,6 @@ fn dispatch(
             return list(data, 1, page);
         }
         _ => {}
-    }
-    if rpc::param_names(method).is_none() && method != rpc::LIST_CLAIMS {
-        return Err(RpcError::new(code::METHOD_NOT_FOUND, "Method not found"));
     }
     // Every other method names the application first.
     let app: AppParams = params(raw.clone())?;
@@ -758,6 +761,7 @@ mod tests {
             code::INVALID_REQUEST
         );
         assert_eq!(req("eth_call", json!({})), code::METHOD_NOT_FOUND);
+        assert_eq!(req("eth_call", json!([1, 2])), code::METHOD_NOT_FOUND);
         assert_eq!(req("cartesi_listInputs", json!({})), code::INVALID_PARAMS);
         assert_eq!(
             req("cartesi_listInputs", json!({"application": "someone-else"})),
