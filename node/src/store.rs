@@ -201,6 +201,22 @@ fn siblings_from(bytes: &[u8]) -> Vec<B256> {
     bytes.chunks_exact(32).map(B256::from_slice).collect()
 }
 
+/// The columns [`input_row`] reads, in its order.
+const INPUT_COLUMNS: &str = "idx, block, tx, log_index, blob, status, exception, outputs, root";
+
+fn input_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InputRow> {
+    Ok(InputRow {
+        index: r.get::<_, i64>(0)? as u64,
+        block: r.get::<_, i64>(1)? as u64,
+        tx: B256::try_from(r.get::<_, Vec<u8>>(2)?.as_slice()).unwrap_or_default(),
+        log_index: r.get::<_, i64>(3)? as u64,
+        blob: r.get(4)?,
+        status: status_from(&r.get::<_, String>(5)?, r.get(6)?),
+        outputs: r.get::<_, i64>(7)? as u64,
+        root: B256::from_slice(&r.get::<_, Vec<u8>>(8)?),
+    })
+}
+
 fn output_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutputRow> {
     Ok(OutputRow {
         index: r.get::<_, i64>(0)? as u64,
@@ -684,23 +700,15 @@ impl Store {
         let sender = filter.sender.map(|a| a.to_vec());
         let mut stmt = self
             .conn
-            .prepare(&format!("SELECT idx, block, tx, log_index, blob, status, exception, outputs, root FROM inputs {WHERE} ORDER BY idx {} LIMIT ?4 OFFSET ?5", page.order()))
+            .prepare(&format!(
+                "SELECT {INPUT_COLUMNS} FROM inputs {WHERE} ORDER BY idx {} LIMIT ?4 OFFSET ?5",
+                page.order()
+            ))
             .map_err(sql)?;
         let rows = stmt
             .query_map(
                 params![first, last, sender, int(page.limit), int(page.offset)],
-                |r| {
-                    Ok(InputRow {
-                        index: r.get::<_, i64>(0)? as u64,
-                        block: r.get::<_, i64>(1)? as u64,
-                        tx: B256::try_from(r.get::<_, Vec<u8>>(2)?.as_slice()).unwrap_or_default(),
-                        log_index: r.get::<_, i64>(3)? as u64,
-                        blob: r.get(4)?,
-                        status: status_from(&r.get::<_, String>(5)?, r.get(6)?),
-                        outputs: r.get::<_, i64>(7)? as u64,
-                        root: B256::from_slice(&r.get::<_, Vec<u8>>(8)?),
-                    })
-                },
+                input_row,
             )
             .map_err(sql)?
             .collect::<Result<_, _>>()
@@ -718,13 +726,14 @@ impl Store {
 
     /// Input `index`, if processed.
     pub fn input(&self, index: u64) -> Result<Option<InputRow>> {
-        let page = Page {
-            offset: index,
-            limit: 1,
-            descending: false,
-        };
-        let (rows, _) = self.list_inputs(&InputFilter::default(), page)?;
-        Ok(rows.into_iter().next().filter(|r| r.index == index))
+        self.conn
+            .query_row(
+                &format!("SELECT {INPUT_COLUMNS} FROM inputs WHERE idx = ?1"),
+                [int(index)],
+                input_row,
+            )
+            .optional()
+            .map_err(sql)
     }
 
     /// The outputs that match `filter`, one page of them in index order, and how many match.
