@@ -124,7 +124,7 @@ impl Dapp {
             let request: Request = resp.json().context("decoding the /finish answer")?;
             status = match request {
                 Request::AdvanceState { metadata, payload } => {
-                    self.advance(&metadata.into(), &unhex(&payload)?)?
+                    self.advance(&metadata, &unhex(&payload)?)?
                 }
                 Request::InspectState { payload } => {
                     for report in self.state.inspect(&unhex(&payload)?)? {

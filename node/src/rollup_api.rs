@@ -208,7 +208,7 @@ fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, BadRequest> {
 pub fn request_json(request: &RollupRequest) -> serde_json::Value {
     let request = match request {
         RollupRequest::Advance { meta, payload } => http::Request::AdvanceState {
-            metadata: (*meta).into(),
+            metadata: *meta,
             payload: hex::encode_prefixed(payload),
         },
         RollupRequest::Inspect { payload } => http::Request::InspectState {

@@ -170,7 +170,6 @@ mod tests {
 /// Bytes are `0x` hex strings, as the official server reads and writes them.
 pub mod http {
     use super::AdvanceMeta;
-    use alloy_primitives::{Address, B256};
     use serde::{Deserialize, Serialize};
 
     /// `POST /finish` body.
@@ -180,65 +179,14 @@ pub mod http {
         pub status: String,
     }
 
-    /// The metadata of an advance request as the server sends it: addresses and
-    /// `prev_randao` in lowercase hex.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-    pub struct Metadata {
-        /// EVM chain id.
-        pub chain_id: u64,
-        /// The application contract.
-        #[serde(with = "lower_hex")]
-        pub app_contract: Address,
-        /// `msg.sender` of `addInput`.
-        #[serde(with = "lower_hex")]
-        pub msg_sender: Address,
-        /// L1 block.
-        pub block_number: u64,
-        /// L1 block time, seconds.
-        pub block_timestamp: u64,
-        /// L1 `prevrandao`.
-        #[serde(with = "lower_hex")]
-        pub prev_randao: B256,
-        /// Input index.
-        pub input_index: u64,
-    }
-
-    impl From<AdvanceMeta> for Metadata {
-        fn from(m: AdvanceMeta) -> Self {
-            Self {
-                chain_id: m.chain_id,
-                app_contract: m.app_contract,
-                msg_sender: m.msg_sender,
-                block_number: m.block_number,
-                block_timestamp: m.block_timestamp,
-                prev_randao: m.prev_randao,
-                input_index: m.input_index,
-            }
-        }
-    }
-
-    impl From<Metadata> for AdvanceMeta {
-        fn from(m: Metadata) -> Self {
-            Self {
-                chain_id: m.chain_id,
-                app_contract: m.app_contract,
-                msg_sender: m.msg_sender,
-                block_number: m.block_number,
-                block_timestamp: m.block_timestamp,
-                prev_randao: m.prev_randao,
-                input_index: m.input_index,
-            }
-        }
-    }
-
     /// `/finish`'s 200 answer: the next request.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     #[serde(tag = "request_type", content = "data", rename_all = "snake_case")]
     pub enum Request {
         /// An input.
         AdvanceState {
-            /// Its metadata.
-            metadata: Metadata,
+            /// Its metadata (addresses in lowercase hex, as the server writes them).
+            metadata: AdvanceMeta,
             /// Its payload, `0x` hex.
             payload: String,
         },
@@ -284,32 +232,15 @@ pub mod http {
         pub index: u64,
     }
 
-    /// Lowercase `0x` hex for fixed-size byte strings, as the official server writes them.
-    mod lower_hex {
-        use serde::{Deserialize, Deserializer, Serializer};
-
-        pub(super) fn serialize<T: std::fmt::LowerHex, S: Serializer>(
-            v: &T,
-            s: S,
-        ) -> Result<S::Ok, S::Error> {
-            s.collect_str(&format_args!("{v:#x}"))
-        }
-
-        pub(super) fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-            d: D,
-        ) -> Result<T, D::Error> {
-            T::deserialize(d)
-        }
-    }
-
     #[cfg(test)]
     mod tests {
         use super::*;
+        use alloy_primitives::{Address, B256};
 
         #[test]
         fn requests_have_the_official_shape() {
             let request = Request::AdvanceState {
-                metadata: Metadata {
+                metadata: AdvanceMeta {
                     chain_id: 31337,
                     app_contract: Address::repeat_byte(0xAB),
                     msg_sender: Address::repeat_byte(0x01),
