@@ -185,7 +185,7 @@ async fn handle(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Reply {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (req.method(), segments.as_slice()) {
         (&Method::POST, ["inspect", app]) => {
-            if !ctx.is_app(app) {
+            if !ctx.config.is_app(app) {
                 return text(
                     StatusCode::NOT_FOUND,
                     format!("application {app} not found"),
@@ -271,9 +271,10 @@ async fn handle(ctx: &Arc<Ctx>, req: Request<Incoming>) -> Reply {
     }
 }
 
-impl Ctx {
-    fn is_app(&self, name: &str) -> bool {
-        name == APP_NAME || name.parse::<Address>().is_ok_and(|a| a == self.config.app)
+impl QueryConfig {
+    /// Whether `name` names this node's application: its name or its address.
+    pub(crate) fn is_app(&self, name: &str) -> bool {
+        name == APP_NAME || name.parse::<Address>().is_ok_and(|a| a == self.app)
     }
 }
 

@@ -152,6 +152,20 @@ fn list<T: Serialize>(data: Vec<T>, total: u64, page: PageParams) -> Result<Valu
     })
 }
 
+/// One page of `items` (all that match, in ascending order).
+fn list_of<T: Serialize>(mut items: Vec<T>, page: PageParams) -> Result<Value, RpcError> {
+    if page.descending {
+        items.reverse();
+    }
+    let total = items.len() as u64;
+    let data = items
+        .into_iter()
+        .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
+        .take(page.limit() as usize)
+        .collect();
+    list(data, total, page)
+}
+
 fn store_page(page: PageParams) -> Page {
     Page {
         offset: page.offset(),
@@ -169,11 +183,7 @@ impl QueryConfig {
                 "Invalid application identifier: invalid application name",
             ));
         }
-        let ours = application == crate::query::APP_NAME
-            || application
-                .parse::<alloy::primitives::Address>()
-                .is_ok_and(|a| a == self.app);
-        if ours {
+        if self.is_app(application) {
             Ok(())
         } else {
             Err(RpcError::no_application())
@@ -207,13 +217,7 @@ fn dispatch(
         }
         "cartesi_listApplications" => {
             let page: PageParams = params(raw)?;
-            let apps = [application(config, store)?];
-            let data = apps
-                .into_iter()
-                .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
-                .take(page.limit() as usize)
-                .collect();
-            return list(data, 1, page);
+            return list_of(vec![application(config, store)?], page);
         }
         _ => {}
     }
@@ -306,20 +310,11 @@ fn dispatch(
         }
         "cartesi_listEpochs" => {
             let p: ListEpochsParams = params(raw)?;
-            let mut all: Vec<Epoch> = epochs(config, store)?
+            let matching: Vec<Epoch> = epochs(config, store)?
                 .into_iter()
                 .filter(|e| p.status.is_none_or(|s| e.status == s))
                 .collect();
-            if p.page.descending {
-                all.reverse();
-            }
-            let total = all.len() as u64;
-            let data = all
-                .into_iter()
-                .skip(usize::try_from(p.page.offset()).unwrap_or(usize::MAX))
-                .take(p.page.limit() as usize)
-                .collect();
-            list(data, total, p.page)
+            list_of(matching, p.page)
         }
         "cartesi_getEpoch" => {
             let p: GetEpochParams = params(raw)?;
