@@ -352,7 +352,7 @@ fn dispatch(
 }
 
 /// The time of the block an input blob names (the epoch of Unix time if it does not decode).
-fn block_time(blob: &[u8]) -> Timestamp {
+pub(crate) fn block_time(blob: &[u8]) -> Timestamp {
     EvmAdvance::decode(blob)
         .and_then(|a| Timestamp::from_timestamp(a.block_timestamp.get() as i64, 0))
         .unwrap_or_default()

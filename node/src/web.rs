@@ -13,7 +13,7 @@ use alloy::{
     sol_types::{SolCall, SolInterface},
 };
 use bytes::Bytes;
-use crucible_api::{DecodedOutput, EpochStatus, EvmAdvance};
+use crucible_api::{DecodedOutput, EpochStatus};
 use crucible_types::{
     Cid,
     abi::ICrucibleOutputsCalls,
@@ -179,11 +179,11 @@ struct FromOutputs {
     chain_time: u64,
 }
 
+/// Input `input`'s block time in seconds (0 if there is no such input).
 fn block_time(store: &Store, input: u64) -> crate::Result<u64> {
-    Ok(store
-        .input(input)?
-        .and_then(|row| EvmAdvance::decode(&row.blob))
-        .map_or(0, |a| a.block_timestamp.get()))
+    Ok(store.input(input)?.map_or(0, |row| {
+        crate::rpc_api::block_time(&row.blob).timestamp().max(0) as u64
+    }))
 }
 
 fn from_outputs(store: &Store, app: Address) -> crate::Result<FromOutputs> {
