@@ -10,13 +10,13 @@ use crate::{
 };
 use alloy::{
     primitives::{Address, B256, U256},
-    sol_types::{SolCall, SolInterface},
+    sol_types::SolInterface,
 };
 use bytes::Bytes;
-use crucible_api::{DecodedOutput, EpochStatus};
+use crucible_api::{DecodedOutput, EpochStatus, Payment};
 use crucible_types::{
     Cid,
-    abi::ICrucibleOutputsCalls,
+    abi::{ICrucibleOutputsCalls, Metric},
     inspect::{Answer, CompetitionSummary, LeaderboardEntry},
 };
 use http_body_util::Full;
@@ -138,7 +138,6 @@ pub(crate) type Cache = tokio::sync::Mutex<Option<((u64, u64), Arc<Overview>)>>;
 pub(crate) struct Overview {
     application: Address,
     chain_id: u64,
-    node_url_hint: &'static str,
     processed_inputs: u64,
     /// The latest block time among the processed inputs (the page's "now").
     chain_time: u64,
@@ -226,18 +225,11 @@ fn from_outputs(store: &Store, app: Address) -> crate::Result<FromOutputs> {
                         _ => {}
                     }
                 }
-                Some(DecodedOutput::Voucher {
-                    destination,
-                    value,
-                    payload,
-                }) => vouchers.push((
-                    row.index,
-                    row.input,
-                    destination,
-                    value,
-                    payload,
-                    row.siblings.is_some(),
-                )),
+                Some(voucher @ DecodedOutput::Voucher { .. }) => {
+                    if let Some(payment) = voucher.payment() {
+                        vouchers.push((row.index, row.input, payment, row.siblings.is_some()));
+                    }
+                }
                 _ => {}
             }
         }
@@ -245,13 +237,9 @@ fn from_outputs(store: &Store, app: Address) -> crate::Result<FromOutputs> {
             break;
         }
     }
-    for (index, input, destination, value, payload, provable) in vouchers {
+    for (index, input, Payment { to, amount, token }, provable) in vouchers {
         let Some(&competition) = finalized_by.get(&input) else {
             continue;
-        };
-        let (to, amount, token) = match crate::devnet::IERC20::transferCall::abi_decode(&payload) {
-            Ok(t) => (t.to, t.value, destination),
-            Err(_) => (destination, value, Address::ZERO),
         };
         let execution_transaction = store.executed(index)?;
         out.payouts.entry(competition).or_default().push(Payout {
@@ -387,7 +375,8 @@ async fn build(ctx: &Arc<Ctx>) -> Result<Overview, Reply> {
             };
             CompetitionPage {
                 status,
-                higher_is_better: matches!(summary.metric.as_str(), "accuracy" | "top5"),
+                higher_is_better: Metric::from_name(&summary.metric)
+                    .is_some_and(Metric::higher_is_better),
                 leaderboard,
                 scores: outputs.scores.remove(&id).unwrap_or_default(),
                 payouts: outputs.payouts.remove(&id).unwrap_or_default(),
@@ -398,7 +387,6 @@ async fn build(ctx: &Arc<Ctx>) -> Result<Overview, Reply> {
     Ok(Overview {
         application: ctx.config.app,
         chain_id: ctx.config.chain_id,
-        node_url_hint: "the URL this page came from",
         processed_inputs: processed,
         chain_time,
         competitions,

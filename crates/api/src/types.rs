@@ -379,7 +379,49 @@ pub const VOUCHER: [u8; 4] = Outputs::VoucherCall::SELECTOR;
 /// The selector of `DelegateCallVoucher(address,bytes)`.
 pub const DELEGATE_CALL_VOUCHER: [u8; 4] = Outputs::DelegateCallVoucherCall::SELECTOR;
 
+alloy_sol_types::sol! {
+    /// ERC-20 `transfer`, the call of a token payout voucher.
+    function transfer(address to, uint256 value) external returns (bool);
+}
+
+/// What a voucher pays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    /// Who is paid.
+    pub to: Address,
+    /// How much, in the token's base unit (wei for ether).
+    pub amount: U256,
+    /// The token; `Address::ZERO` for ether.
+    pub token: Address,
+}
+
 impl DecodedOutput {
+    /// What this voucher pays: an ERC-20 `transfer` voucher pays its recipient in the
+    /// token it calls; any other voucher pays its destination the ether it carries.
+    /// `None` for notices and DELEGATECALL vouchers.
+    pub fn payment(&self) -> Option<Payment> {
+        let Self::Voucher {
+            destination,
+            value,
+            payload,
+        } = self
+        else {
+            return None;
+        };
+        Some(match transferCall::abi_decode(payload) {
+            Ok(t) => Payment {
+                to: t.to,
+                amount: t.value,
+                token: *destination,
+            },
+            Err(_) => Payment {
+                to: *destination,
+                amount: *value,
+                token: Address::ZERO,
+            },
+        })
+    }
+
     /// Decodes output bytes; `None` if they are not one of the three `Outputs` calls.
     pub fn decode(bytes: &[u8]) -> Option<Self> {
         match bytes.get(..4)?.try_into().ok()? {
@@ -554,6 +596,46 @@ mod tests {
         );
         assert_eq!(DecodedOutput::decode(&[0xc2, 0x58, 0xd6, 0xe5, 0]), None);
         assert_eq!(DecodedOutput::decode(&[1, 2]), None);
+    }
+
+    #[test]
+    fn payments_name_the_payee_the_amount_and_the_token() {
+        let (token, alice) = (Address::repeat_byte(0x70), Address::repeat_byte(0xa1));
+        let erc20 = DecodedOutput::Voucher {
+            destination: token,
+            value: U256::ZERO,
+            payload: transferCall {
+                to: alice,
+                value: U256::from(70),
+            }
+            .abi_encode()
+            .into(),
+        };
+        assert_eq!(
+            erc20.payment(),
+            Some(Payment {
+                to: alice,
+                amount: U256::from(70),
+                token
+            })
+        );
+        let ether = DecodedOutput::Voucher {
+            destination: alice,
+            value: U256::from(5),
+            payload: Bytes::new(),
+        };
+        assert_eq!(
+            ether.payment(),
+            Some(Payment {
+                to: alice,
+                amount: U256::from(5),
+                token: Address::ZERO
+            })
+        );
+        let notice = DecodedOutput::Notice {
+            payload: Bytes::new(),
+        };
+        assert_eq!(notice.payment(), None);
     }
 
     #[test]

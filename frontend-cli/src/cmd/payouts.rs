@@ -6,14 +6,10 @@ use crate::{
     session::{Global, Session},
 };
 use alloy::primitives::{Address, B256, Bytes, U256};
-use alloy_sol_types::SolCall;
 use anyhow::{Context, bail};
 use crucible_api::Output;
 use crucible_node::Confirm;
-use crucible_node::{
-    devnet::IERC20,
-    runner::{IApplication, OutputValidityProof},
-};
+use crucible_node::runner::{IApplication, OutputValidityProof};
 use crucible_types::inspect::BalanceAnswer;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -36,17 +32,14 @@ pub(crate) struct Voucher {
 
 /// The voucher `o` is, if it is one.
 fn voucher(o: &Output) -> Option<Voucher> {
-    let (destination, value, payload) = o.voucher()?;
-    let (to, amount, token) = match IERC20::transferCall::abi_decode(payload) {
-        Ok(t) => (t.to, t.value, destination),
-        Err(_) => (destination, value, Address::ZERO),
-    };
+    let (destination, ..) = o.voucher()?;
+    let payment = o.decoded_data.as_ref()?.payment()?;
     Some(Voucher {
         index: o.index.get(),
         destination,
-        to,
-        amount,
-        token,
+        to: payment.to,
+        amount: payment.amount,
+        token: payment.token,
         raw: o.raw_data.to_vec(),
         siblings: o.output_hashes_siblings.clone(),
     })
