@@ -12,6 +12,14 @@ use crate::{
 use serde::{Serialize, de::DeserializeOwned};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// `body` as JSON of type `T`; what does not decode is an error that quotes it.
+fn decode<T: DeserializeOwned>(what: &str, body: &[u8]) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| Error::Decode {
+        what: what.to_string(),
+        detail: format!("{e}: {}", String::from_utf8_lossy(body)),
+    })
+}
+
 /// Items per page when a client walks a whole list.
 const WALK_PAGE: u64 = 1000;
 
@@ -78,10 +86,7 @@ impl NodeClient {
             .bytes()
             .await
             .map_err(|e| self.unavailable(e))?;
-        serde_json::from_slice(&body).map_err(|e| Error::Decode {
-            what: method.to_string(),
-            detail: format!("{e}: {}", String::from_utf8_lossy(&body)),
-        })
+        decode(method, &body)
     }
 
     /// `method` with `params`: its result, or its error as [`Error::Rpc`].
@@ -307,10 +312,7 @@ impl NodeClient {
             .await
             .map_err(|e| self.unavailable(e))?;
         let body = r.bytes().await.map_err(|e| self.unavailable(e))?;
-        serde_json::from_slice(&body).map_err(|e| Error::Decode {
-            what: format!("GET /blobs/{cid}/chunks"),
-            detail: format!("{e}: {}", String::from_utf8_lossy(&body)),
-        })
+        decode(&format!("GET /blobs/{cid}/chunks"), &body)
     }
 
     /// An inspect request with `payload`; the node's whole answer.
@@ -324,10 +326,7 @@ impl NodeClient {
             .map_err(|e| self.unavailable(e))?;
         let status = response.status();
         let body = response.bytes().await.map_err(|e| self.unavailable(e))?;
-        serde_json::from_slice(&body).map_err(|e| Error::Decode {
-            what: "inspect".into(),
-            detail: format!("{status}: {e}: {}", String::from_utf8_lossy(&body)),
-        })
+        decode(&format!("inspect ({status})"), &body)
     }
 }
 
