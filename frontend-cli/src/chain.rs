@@ -9,8 +9,8 @@ use alloy::{
     sol_types::{SolCall, SolInterface},
 };
 use anyhow::{Context, bail};
-use crucible_node::Confirm;
-use crucible_node::devnet::{IERC20, IERC20Portal, IEtherPortal, IInputBox};
+use crucible_chain::Confirm;
+use crucible_chain::devnet::{IERC20, IERC20Portal, IEtherPortal, IInputBox};
 use crucible_types::inspect::BlobAnswer;
 use crucible_types::{
     Cid,
@@ -123,7 +123,7 @@ impl Session {
 
     /// Moves the devnet's clock forward by `seconds` and mines a block.
     pub(crate) async fn advance_time(&self, seconds: u64) -> anyhow::Result<()> {
-        if self.chain_id != crucible_node::devnet::ANVIL_CHAIN_ID {
+        if self.chain_id != crucible_chain::devnet::ANVIL_CHAIN_ID {
             bail!("only a devnet's clock can be moved");
         }
         let _: Value = self

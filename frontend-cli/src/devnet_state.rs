@@ -1,40 +1,47 @@
 //! The state file of a devnet started by `crucible devnet up` (`<home>/devnet/devnet.json`).
 
 use alloy::primitives::Address;
-use crucible_node::devnet::Deployment;
+use crucible_chain::devnet::Deployment;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// What `crucible devnet up` started, and where.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct DevnetState {
+pub struct DevnetState {
     /// anvil's JSON-RPC URL.
-    pub(crate) rpc: String,
+    pub rpc: String,
     /// The node's query API.
-    pub(crate) node: String,
-    pub(crate) chain_id: u64,
-    pub(crate) deployment: Deployment,
-    pub(crate) epoch_length: u64,
+    pub node: String,
+    /// The chain.
+    pub chain_id: u64,
+    /// The contracts.
+    pub deployment: Deployment,
+    /// Blocks per epoch.
+    pub epoch_length: u64,
     /// The dev account that owns the Authority and claims (the node's key).
-    pub(crate) operator_account: usize,
-    pub(crate) anvil_pid: u32,
+    pub operator_account: usize,
+    /// anvil's process.
+    pub anvil_pid: u32,
     /// The first validator's node (the one the CLI talks to).
-    pub(crate) node_pid: u32,
+    pub node_pid: u32,
     /// Every validator, the first one included.
     #[serde(default)]
-    pub(crate) validators: Vec<Validator>,
+    pub validators: Vec<Validator>,
     /// Where the logs and the node's database are.
-    pub(crate) dir: PathBuf,
+    pub dir: PathBuf,
 }
 
 /// One validator of a devnet: its key's address and its node.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Validator {
-    pub(crate) address: Address,
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validator {
+    /// Its key's address.
+    pub address: Address,
     /// Its node's query API.
-    pub(crate) node: String,
-    pub(crate) pid: u32,
+    pub node: String,
+    /// Its node's process.
+    pub pid: u32,
     /// Which DApp it runs.
-    pub(crate) dapp: String,
+    pub dapp: String,
 }
 
 impl DevnetState {

@@ -8,7 +8,8 @@ use clap::{Parser, Subcommand};
 
 mod chain;
 mod cmd;
-mod devnet_state;
+pub mod devnet_state;
+pub mod docs;
 mod exit;
 mod node_api;
 mod npy;

@@ -12,7 +12,7 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use anyhow::Context;
-use crucible_node::devnet::{ANVIL_CHAIN_ID, ANVIL_KEYS};
+use crucible_chain::devnet::{ANVIL_CHAIN_ID, ANVIL_KEYS};
 use crucible_types::rollup::{ERC20_PORTAL, ETHER_PORTAL, INPUT_BOX};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::{io::IsTerminal, path::PathBuf};
@@ -53,6 +53,8 @@ pub(crate) struct Global {
 
 /// A connection to L1 and the node for one command.
 pub(crate) struct Session {
+    /// The L1 endpoint's URL.
+    pub(crate) rpc: String,
     pub(crate) provider: DynProvider,
     pub(crate) signer: Option<PrivateKeySigner>,
     pub(crate) chain_id: u64,
@@ -160,7 +162,7 @@ impl Global {
         let url = rpc
             .parse()
             .map_err(|e| invalid(format!("bad --rpc {rpc}: {e}")))?;
-        let probe = crucible_node::provider(url, None);
+        let probe = crucible_chain::provider(url, None);
         let chain_id = probe.get_chain_id().await.map_err(|e| {
             Exit::Unavailable(format!(
                 "no chain answers at {rpc} ({e}); is it running? (crucible devnet status)"
@@ -176,11 +178,12 @@ impl Global {
         let url = rpc
             .parse()
             .map_err(|e| invalid(format!("bad --rpc: {e}")))?;
-        let provider = crucible_node::provider(url, signer.clone());
+        let provider = crucible_chain::provider(url, signer.clone());
         let on_devnet = devnet
             .as_ref()
             .filter(|d| d.rpc == rpc && d.deployment.application == app);
         Ok(Session {
+            rpc,
             provider,
             signer,
             chain_id,
@@ -232,7 +235,7 @@ impl Session {
         Ok(if token == Address::ZERO {
             self.provider.get_balance(who).await?
         } else {
-            crucible_node::devnet::IERC20::new(token, &self.provider)
+            crucible_chain::devnet::IERC20::new(token, &self.provider)
                 .balanceOf(who)
                 .call()
                 .await?

@@ -11,9 +11,11 @@
 use alloy::{
     primitives::B256, providers::Provider, signers::local::PrivateKeySigner, sol_types::SolCall,
 };
-use crucible_node::Confirm;
-use crucible_node::{
+use crucible_chain::{
+    Confirm,
     devnet::{self, IInputBox},
+};
+use crucible_node::{
     machine::{DappCommand, HostMachine, MachineConfig},
     runner::Runner,
     store::Store,
@@ -62,7 +64,7 @@ async fn main() {
     let anvil = devnet::Anvil::spawn(&anvil_bin).unwrap();
     anvil.wait_ready(Duration::from_secs(10)).await.unwrap();
     let key: PrivateKeySigner = devnet::ANVIL_KEYS[0].parse().unwrap();
-    let provider = crucible_node::signing_provider(anvil.url().parse().unwrap(), key.clone());
+    let provider = crucible_chain::signing_provider(anvil.url().parse().unwrap(), key.clone());
     let d = devnet::deploy(
         &provider,
         key.address(),

@@ -7,45 +7,18 @@ pub enum Error {
     /// The DApp raised an exception or exited: the machine cannot go on.
     #[error("the DApp is dead: {0}")]
     DappDead(String),
-    /// A JSON-RPC call failed.
-    #[error("chain: {0}")]
-    Rpc(#[from] alloy::transports::TransportError),
-    /// A transaction could not be confirmed.
-    #[error("chain: {0}")]
-    PendingTx(#[from] alloy::providers::PendingTransactionError),
-    /// A sent transaction had no receipt after the wait (the endpoint dropped it, or the
-    /// chain is congested); sending again is up to the caller.
-    #[error("transaction {tx} not mined after {waited:?}")]
-    Unconfirmed {
-        /// The transaction's hash.
-        tx: alloy::primitives::B256,
-        /// How long it was waited for.
-        waited: std::time::Duration,
-    },
-    /// A contract call failed.
-    #[error("contract: {0}")]
-    Contract(#[from] alloy::contract::Error),
-    /// A transaction reverted or deployed nothing.
-    #[error("reverted: {0}")]
-    Reverted(String),
-    /// anvil did not start or answer.
-    #[error("anvil: {0}")]
-    Anvil(String),
-    /// A contract artifact is missing or malformed.
-    #[error("artifact {0}")]
-    Artifact(String),
-    /// The chain lacks a Cartesi Rollups v2.2.0 contract at its canonical address.
-    #[error(
-        "chain {chain_id} has no {name} at its canonical address {address}: it does not have Cartesi Rollups v2.2.0 (on a development chain, deploy them first: crucible-node deploy --devnet)"
-    )]
-    NoCanonicalContracts {
-        /// The contract's name.
-        name: &'static str,
-        /// Its canonical address.
-        address: alloy::primitives::Address,
-        /// The chain.
-        chain_id: u64,
-    },
+    /// Reading L1 or sending to it failed.
+    #[error(transparent)]
+    Chain(#[from] crucible_chain::Error),
+    /// Another node's query API failed (`validate --against`).
+    #[error("the other node: {0}")]
+    OtherNode(#[source] crucible_api::Error),
+    /// The node's configuration cannot work.
+    #[error("configuration: {0}")]
+    BadConfig(String),
+    /// An input or log on L1 is not what the InputBox writes.
+    #[error("L1: {0}")]
+    BadInput(String),
     /// The database failed.
     #[error("store: {0}")]
     Store(String),
@@ -91,6 +64,24 @@ pub enum Error {
     /// The DApp did not reach its first `/finish` in time.
     #[error("the DApp did not call /finish within {0:?}")]
     NotReady(std::time::Duration),
+}
+
+impl From<alloy::transports::TransportError> for Error {
+    fn from(e: alloy::transports::TransportError) -> Self {
+        Self::Chain(e.into())
+    }
+}
+
+impl From<alloy::contract::Error> for Error {
+    fn from(e: alloy::contract::Error) -> Self {
+        Self::Chain(e.into())
+    }
+}
+
+impl From<alloy::providers::PendingTransactionError> for Error {
+    fn from(e: alloy::providers::PendingTransactionError) -> Self {
+        Self::Chain(e.into())
+    }
 }
 
 /// Result with this crate's [`Error`].

@@ -8,9 +8,7 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![warn(missing_docs)]
 
-pub mod devnet;
 mod error;
-pub mod logs;
 pub mod machine;
 pub mod merkle;
 mod plot;
@@ -20,11 +18,10 @@ mod rpc_api;
 pub mod runner;
 pub mod service;
 pub mod store;
-pub mod tx;
+pub mod validate;
 mod web;
 
 pub use error::{Error, Result};
-pub use tx::{Confirm, provider, signing_provider};
 
 // Dependencies of the `crucible-node` binary only.
 use anyhow as _;

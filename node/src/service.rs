@@ -5,16 +5,19 @@
 
 use crate::{
     Error, Result,
-    logs::LogReader,
     machine::{DappCommand, HostMachine, MachineConfig},
     query::{self, AppInfo, InspectJob, QueryConfig},
-    runner::{AppOnChain, Runner, app_on_chain},
+    runner::Runner,
     store::Store,
 };
 use alloy::{
     primitives::Address,
     providers::{DynProvider, Provider},
     signers::local::PrivateKeySigner,
+};
+use crucible_chain::{
+    app::{AppOnChain, app_on_chain},
+    logs::LogReader,
 };
 use std::{
     future::Future,
@@ -99,8 +102,8 @@ pub async fn start(config: NodeConfig) -> Result<Node> {
     let url = config
         .rpc
         .parse()
-        .map_err(|e| Error::Anvil(format!("bad RPC URL {}: {e}", config.rpc)))?;
-    let provider = crate::provider(url, config.claimer.clone());
+        .map_err(|e| Error::BadConfig(format!("bad RPC URL {}: {e}", config.rpc)))?;
+    let provider = crucible_chain::provider(url, config.claimer.clone());
     let chain_id = provider.get_chain_id().await?;
     let AppOnChain {
         consensus,
@@ -111,7 +114,7 @@ pub async fn start(config: NodeConfig) -> Result<Node> {
         consensus_type,
     } = app_on_chain(&provider, config.app).await?;
     let input_box_block = u64::try_from(
-        crate::devnet::IInputBox::new(config.input_box, &provider)
+        crucible_chain::devnet::IInputBox::new(config.input_box, &provider)
             .getDeploymentBlockNumber()
             .call()
             .await?,
@@ -199,15 +202,12 @@ struct MainLoop {
 }
 
 /// Errors that a later poll may not see again (the L1 endpoint hiccuped).
-const fn transient(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::Rpc(_)
-            | Error::PendingTx(_)
-            | Error::Contract(_)
-            | Error::Unconfirmed { .. }
-            | Error::ClaimReverted { .. }
-    )
+fn transient(e: &Error) -> bool {
+    match e {
+        Error::Chain(e) => e.is_transient(),
+        Error::ClaimReverted { .. } => true,
+        _ => false,
+    }
 }
 
 /// Inputs processed between two looks at the inspect queue.

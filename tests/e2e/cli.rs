@@ -5,8 +5,8 @@ use alloy::{
     primitives::Address, providers::ProviderBuilder, signers::local::PrivateKeySigner,
     sol_types::SolCall,
 };
+use crucible_chain::devnet::{ANVIL_KEYS, IInputBox};
 use crucible_e2e::{add_input, crucible, crucible_json, devnet_tools, repo};
-use crucible_node::devnet::{ANVIL_KEYS, IInputBox};
 use crucible_types::{Cid, abi};
 use std::{path::Path, time::Duration};
 
@@ -31,7 +31,7 @@ async fn input_count(devnet: &serde_json::Value) -> u64 {
 async fn first_chunk_then_count(devnet: &serde_json::Value, blob: &[u8]) -> u64 {
     let key: PrivateKeySigner = ANVIL_KEYS[5].parse().unwrap();
     let provider =
-        crucible_node::signing_provider(devnet["rpc"].as_str().unwrap().parse().unwrap(), key);
+        crucible_chain::signing_provider(devnet["rpc"].as_str().unwrap().parse().unwrap(), key);
     let cid = Cid::of(blob);
     let call = abi::put_chunk_calls(blob).swap_remove(0);
     add_input(

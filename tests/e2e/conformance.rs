@@ -9,7 +9,7 @@
 use alloy::primitives::Address as Addr;
 use crucible_api::{
     EpochStatus, NodeClient,
-    rpc::{METHODS, code},
+    rpc::{self, ListInputsParams, METHODS, code},
 };
 use serde_json::{Value, json};
 
@@ -802,4 +802,75 @@ pub(crate) async fn check_node_api(url: &str, app: Addr) {
         (batch[0]["id"].clone(), batch[1]["error"]["code"].clone()),
         (json!("a"), json!(code::METHOD_NOT_FOUND))
     );
+
+    // -31003: a batch whose answers together pass 10 MiB. The run's largest input is asked
+    // for until they do: the answers within the bound are results, every later one the
+    // size error, each with its request's id.
+    let inputs = client
+        .inputs(&ListInputsParams::default())
+        .await
+        .expect("cartesi_listInputs");
+    let big = inputs
+        .iter()
+        .max_by_key(|i| i.raw_data.len())
+        .expect("an input");
+    let each = 2 * big.raw_data.len();
+    let n = rpc::MAX_RESPONSE / each + 2;
+    assert!(
+        n <= rpc::MAX_BATCH,
+        "the run has no input large enough for {} of its answers to pass {} bytes (the largest has {} bytes)",
+        rpc::MAX_BATCH,
+        rpc::MAX_RESPONSE,
+        big.raw_data.len()
+    );
+    let body = Value::Array(
+        (0..n)
+            .map(|id| {
+                json!({
+                    "jsonrpc": "2.0",
+                    "id": id,
+                    "method": "cartesi_getInput",
+                    "params": { "application": a, "input_index": big.index },
+                })
+            })
+            .collect(),
+    );
+    let answers: Vec<Value> = http
+        .post(format!("{url}/rpc"))
+        .json(&body)
+        .send()
+        .await
+        .expect("the node answers")
+        .json()
+        .await
+        .expect("a JSON batch answer");
+    assert_eq!(answers.len(), n, "one answer per request");
+    let refused = answers
+        .iter()
+        .position(|r| r["error"]["code"] == code::RESPONSE_SIZE_LIMIT_EXCEEDED)
+        .expect("a batch of answers over 10 MiB is refused with -31003");
+    assert!(refused > 0, "the answers within the bound are served");
+    for (id, r) in answers.iter().enumerate() {
+        assert_eq!(
+            r["id"],
+            json!(id),
+            "answers keep their requests' order and ids"
+        );
+        if id < refused {
+            assert_eq!(
+                r["result"]["data"]["raw_data"].as_str().map(str::len),
+                Some(each + 2)
+            );
+        } else {
+            assert_eq!(
+                r["error"]["code"],
+                code::RESPONSE_SIZE_LIMIT_EXCEEDED,
+                "{id}"
+            );
+        }
+    }
+    // Served up to the bound, and not one answer more.
+    let served: usize = answers[..refused].iter().map(|r| r.to_string().len()).sum();
+    let next = answers[0].to_string().len();
+    assert!(served <= rpc::MAX_RESPONSE && served + next > rpc::MAX_RESPONSE);
 }

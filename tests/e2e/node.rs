@@ -14,14 +14,14 @@ use alloy::{
     signers::local::PrivateKeySigner,
     sol_types::{SolCall, SolInterface},
 };
+use crucible_chain::Confirm;
+use crucible_chain::{
+    app::{IApplication, OutputValidityProof},
+    devnet::{ANVIL_KEYS, IERC20, IERC20Portal, IInputBox},
+};
 use crucible_e2e::{
     NodeArgs, NodeProcess, add_input, bins, connect, hex_bytes, hex_u64, run_json, start_anvil,
     token_artifact,
-};
-use crucible_node::Confirm;
-use crucible_node::{
-    devnet::{ANVIL_KEYS, IERC20, IERC20Portal, IInputBox},
-    runner::{IApplication, OutputValidityProof},
 };
 use crucible_types::{
     Cid,
@@ -578,6 +578,18 @@ async fn competition_through_node_binary_with_kill_and_restart() {
         state,
         "the same state hash, balances and competitions"
     );
+    // An input near the InputBox's 64 KiB bound, of junk: the DApp rejects it, and the
+    // conformance check asks for it in a batch whose answers pass the API's size bound.
+    s.add(vec![0xee; 65_000]).await;
+    clean.wait_processed(&app_s, full.len() as u64 + 1).await;
+    let junk = clean
+        .api(&app_s)
+        .input(full.len() as u64)
+        .await
+        .expect("cartesi_getInput")
+        .expect("the junk input");
+    assert_eq!(junk.status, crucible_api::InputStatus::Rejected);
+
     // The whole official API, over what this competition left behind.
     crate::conformance::check_node_api(&clean.url, app).await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -587,7 +599,7 @@ async fn competition_through_node_binary_with_kill_and_restart() {
 /// arguments of a node for it (claiming with account 3, reading inputs `confirmations`
 /// blocks deep) on a new database in a directory named after `tag`.
 async fn app_with_node(
-    anvil: &crucible_node::devnet::Anvil,
+    anvil: &crucible_chain::devnet::Anvil,
     tag: &str,
     confirmations: u64,
 ) -> (Chain<impl Provider + use<>>, NodeArgs, std::path::PathBuf) {

@@ -13,15 +13,15 @@ use alloy::{
     signers::local::PrivateKeySigner,
     sol_types::{SolCall, SolEvent},
 };
+use crucible_api::claims::EpochClaims;
+use crucible_chain::{
+    app::IApplication,
+    devnet::{self, ANVIL_KEYS, IApplicationFactory, IOwned},
+};
 use crucible_e2e::{
     NodeArgs, NodeProcess, add_input, bins, connect, crucible_json,
     proxy::{ProxyRules, RpcProxy},
     repo, start_anvil, token_artifact,
-};
-use crucible_node::{
-    devnet::{self, ANVIL_KEYS, IApplicationFactory, IOwned},
-    query::EpochClaims,
-    runner::IApplication,
 };
 use crucible_types::{abi, rollup};
 use serde_json::{Value, json};

@@ -9,14 +9,12 @@ use alloy::{
     primitives::{Address, B256, Bytes},
     providers::ProviderBuilder,
 };
+use crucible_api::claims::EpochClaims;
+use crucible_chain::app::{IApplication, OutputValidityProof};
 use crucible_e2e::{
     crucible, crucible_json, devnet_tools, hex_bytes, hex_u64, repo, rpc_at, skipped,
 };
-use crucible_node::{
-    merkle::OutputsTree,
-    query::EpochClaims,
-    runner::{IApplication, OutputValidityProof},
-};
+use crucible_node::merkle::OutputsTree;
 use serde_json::{Value, json};
 use std::{path::PathBuf, process::Command};
 

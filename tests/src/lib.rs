@@ -5,7 +5,8 @@
 pub mod proxy;
 
 use alloy::{providers::Provider, signers::local::PrivateKeySigner};
-use crucible_node::devnet::Anvil;
+use crucible_api::NodeClient;
+use crucible_chain::devnet::Anvil;
 use serde_json::{Value, json};
 use std::{
     io::{BufRead, BufReader, Write},
@@ -111,7 +112,7 @@ pub async fn connect(anvil: &Anvil, key: &PrivateKeySigner) -> impl Provider + C
         .wait_ready(Duration::from_secs(10))
         .await
         .expect("anvil answers");
-    crucible_node::signing_provider(anvil.url().parse().expect("anvil URL"), key.clone())
+    crucible_chain::signing_provider(anvil.url().parse().expect("anvil URL"), key.clone())
 }
 
 /// Sends `addInput(app, payload)` to the InputBox at `input_box` and waits until it is mined
@@ -122,8 +123,8 @@ pub async fn add_input(
     app: alloy::primitives::Address,
     payload: Vec<u8>,
 ) {
-    use crucible_node::Confirm;
-    let receipt = crucible_node::devnet::IInputBox::new(input_box, provider)
+    use crucible_chain::Confirm;
+    let receipt = crucible_chain::devnet::IInputBox::new(input_box, provider)
         .addInput(app, payload.into())
         .send()
         .await
@@ -198,15 +199,11 @@ pub struct NodeArgs {
 
 /// One JSON-RPC call to the node whose query API is at `url`; the whole answer.
 pub async fn rpc_answer(client: &reqwest::Client, url: &str, method: &str, params: Value) -> Value {
-    client
-        .post(format!("{url}/rpc"))
-        .json(&json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }))
-        .send()
+    let answer = NodeClient::with_http(url, "", client.clone())
+        .call_raw::<_, Value>(method, &params)
         .await
-        .expect("the node answers")
-        .json()
-        .await
-        .expect("JSON-RPC answer")
+        .unwrap_or_else(|e| panic!("{method}: {e}"));
+    serde_json::to_value(answer).expect("a JSON-RPC answer is JSON")
 }
 
 /// One JSON-RPC call to the node at `url` for the application `crucible`; returns
@@ -302,14 +299,14 @@ impl NodeProcess {
         let line = rx
             .recv_timeout(Duration::from_secs(120))
             .expect("crucible-node printed its ready line");
-        let ready: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+        let ready: crucible_api::node::Serving = serde_json::from_str(&line).unwrap_or_else(|e| {
             let status = child.try_wait();
             panic!("crucible-node did not start ({e}, {status:?}): {line:?}")
         });
         Self {
             child,
-            url: ready["http"].as_str().expect("http").to_string(),
-            replayed: ready["replayed_inputs"].as_u64().expect("replayed_inputs"),
+            url: ready.http,
+            replayed: ready.replayed_inputs,
             client: reqwest::Client::new(),
         }
     }
@@ -395,13 +392,10 @@ impl NodeProcess {
 
     /// Inputs the node has processed.
     pub async fn processed(&self, app: &str) -> u64 {
-        let count = self
-            .rpc(
-                "cartesi_getProcessedInputCount",
-                json!({ "application": app }),
-            )
-            .await;
-        hex_u64(&count["data"])
+        self.api(app)
+            .processed_input_count()
+            .await
+            .expect("cartesi_getProcessedInputCount")
     }
 
     /// Waits until the node has processed `n` inputs.
@@ -420,23 +414,21 @@ impl NodeProcess {
         }
     }
 
+    /// The shared client of the node's API, for application `app`.
+    pub fn api(&self, app: &str) -> NodeClient {
+        NodeClient::with_http(&self.url, app, self.client.clone())
+    }
+
     /// Every item of a `cartesi_list*` method, following the pagination.
     pub async fn list_all(&self, method: &str, app: &str) -> Vec<Value> {
-        let mut items = Vec::new();
-        loop {
-            let page = self
-                .rpc(
-                    method,
-                    json!({ "application": app, "offset": items.len(), "limit": 100 }),
-                )
-                .await;
-            let data = page["data"].as_array().expect("data").clone();
-            let total = page["pagination"]["total_count"].as_u64().expect("total");
-            items.extend(data);
-            if items.len() as u64 >= total {
-                return items;
-            }
-        }
+        self.api(app)
+            .walk(method, |page| {
+                let mut params = serde_json::to_value(page).expect("page params");
+                params["application"] = json!(app);
+                params
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{method}: {e}"))
     }
 }
 

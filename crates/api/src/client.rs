@@ -122,8 +122,9 @@ impl NodeClient {
         }
     }
 
-    /// Every item of a list, page after page; `params` is built for each page.
-    async fn walk<P: Serialize, T: DeserializeOwned>(
+    /// Every item of the list `method` answers, page after page; `params` is built for
+    /// each page.
+    pub async fn walk<P: Serialize, T: DeserializeOwned>(
         &self,
         method: &str,
         params: impl Fn(PageParams) -> P,

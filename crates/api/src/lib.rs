@@ -11,9 +11,11 @@
 pub mod claims;
 mod client;
 mod error;
+pub mod node;
 mod quantity;
 pub mod rpc;
 pub mod types;
+pub mod validate;
 
 pub use client::{NodeClient, Page};
 pub use error::{Error, Result};

@@ -6,7 +6,7 @@
 use safetensors::{Dtype, SafeTensors};
 
 /// Element type of the features.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Features {
     /// `float32`, finite.
     F32,
@@ -15,7 +15,7 @@ pub enum Features {
 }
 
 /// What the targets are.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Targets {
     /// `int64` class labels, all ≥ 0.
     Labels,
@@ -39,7 +39,7 @@ pub struct Dataset<'a> {
 }
 
 /// Shape summary of a dataset, kept in the state for compatibility checks.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DatasetInfo {
     /// Rows.
     pub rows: u64,

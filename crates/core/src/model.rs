@@ -24,7 +24,7 @@ pub const IR_VERSIONS: std::ops::RangeInclusive<i64> = 3..=10;
 pub const MAX_INPUT_ELEMENTS: u64 = 1 << 22;
 
 /// What validation learnt about a model.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ModelInfo {
     /// File size.
     pub bytes: u64,

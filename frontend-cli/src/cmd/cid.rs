@@ -19,13 +19,16 @@ impl CidArgs {
         for f in &self.files {
             let bytes = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
             if json {
-                all.push(serde_json::json!({ "file": f, "cid": Cid::of(&bytes).to_string() }));
+                all.push(crate::docs::FileCid {
+                    file: f.clone(),
+                    cid: Cid::of(&bytes),
+                });
             } else {
                 println!("{}  {}", Cid::of(&bytes), f.display());
             }
         }
         if json {
-            println!("{}", serde_json::Value::Array(all));
+            println!("{}", serde_json::to_string(&all)?);
         }
         Ok(())
     }

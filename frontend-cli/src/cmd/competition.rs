@@ -1,6 +1,7 @@
 //! The sponsor's and everyone's competition commands: upload, create, reveal, finalize,
 //! list, show, leaderboard, fetch.
 
+use crate::docs::{Created, Finalized, Revealed, Stored};
 use crate::{
     chain::notices,
     cmd::score::parse_metric,
@@ -17,7 +18,7 @@ use crucible_types::{
     Cid,
     abi::{self, ICrucible, ICrucibleOutputsCalls},
 };
-use serde_json::{Value, json};
+use serde::Serialize;
 use std::path::PathBuf;
 
 /// Store a file in the DApp as a blob (chunked, resumable); prints its CID.
@@ -37,7 +38,11 @@ impl UploadArgs {
         if s.json {
             println!(
                 "{}",
-                json!({ "cid": cid.to_string(), "bytes": bytes.len() })
+                serde_json::to_string(&Stored {
+                    bytes: bytes.len() as u64,
+                    cid,
+                    file: None,
+                })?
             );
         } else {
             println!("{cid}");
@@ -166,14 +171,11 @@ impl CreateArgs {
         let s = global.session(true).await?;
         let out = create(&s, &self).await?;
         if s.json {
-            println!("{out}");
+            println!("{}", serde_json::to_string(&out)?);
         } else {
             println!(
                 "competition {} created: reward {} escrowed, submissions close at {}, validation set {}",
-                out["competition_id"],
-                out["reward"],
-                out["submission_deadline"],
-                out["validation_cid"]
+                out.competition_id, out.reward, out.submission_deadline, out.validation_cid
             );
             println!(
                 "the test set's salt is kept in {}",
@@ -185,7 +187,7 @@ impl CreateArgs {
 }
 
 /// Creates a competition; returns its summary.
-pub(crate) async fn create(s: &Session, a: &CreateArgs) -> anyhow::Result<Value> {
+pub(crate) async fn create(s: &Session, a: &CreateArgs) -> anyhow::Result<Created> {
     if a.payout_bps.iter().map(|&b| u32::from(b)).sum::<u32>() != 10_000 {
         return Err(invalid("--payout-bps must sum to 10000").into());
     }
@@ -247,18 +249,18 @@ pub(crate) async fn create(s: &Session, a: &CreateArgs) -> anyhow::Result<Value>
             p.reason()
         )
     })?;
-    Ok(json!({
-        "competition_id": id,
-        "input_index": index,
-        "reward": amount.to_string(),
-        "token": token,
-        "validation_cid": val_cid.to_string(),
-        "baseline_cid": baseline_cid.map(|c| c.to_string()),
-        "baseline_score_ppm": baseline_cid.map(|_| baseline_ppm),
-        "test_commitment": commitment,
-        "submission_deadline": submission_deadline,
-        "reveal_deadline": submission_deadline + a.reveal_period,
-    }))
+    Ok(Created {
+        competition_id: id,
+        input_index: index,
+        reward: amount,
+        token,
+        validation_cid: val_cid,
+        baseline_cid,
+        baseline_score_ppm: baseline_cid.map(|_| baseline_ppm),
+        test_commitment: commitment,
+        submission_deadline,
+        reveal_deadline: submission_deadline + a.reveal_period,
+    })
 }
 
 impl CompetitionCommand {
@@ -269,7 +271,7 @@ impl CompetitionCommand {
                 let s = global.session(true).await?;
                 let out = reveal(&s, id, test).await?;
                 print(&s, &out, || {
-                    println!("competition {id}: test set {} revealed", out["test_cid"]);
+                    println!("competition {id}: test set {} revealed", out.test_cid);
                 });
                 Ok(())
             }
@@ -279,7 +281,7 @@ impl CompetitionCommand {
                 print(&s, &out, || {
                     println!(
                         "competition {id} finalized: {} payout voucher(s); `crucible vouchers` lists them",
-                        out["vouchers"]
+                        out.vouchers
                     );
                 });
                 Ok(())
@@ -287,7 +289,6 @@ impl CompetitionCommand {
             Self::Show { id } => {
                 let s = global.session(false).await?;
                 let c: CompetitionAnswer = s.node.inspect(&format!("competition/{id}")).await?;
-                let c = serde_json::to_value(&c)?;
                 print(&s, &c, || {
                     println!("{}", serde_json::to_string_pretty(&c).unwrap_or_default());
                 });
@@ -298,16 +299,23 @@ impl CompetitionCommand {
 }
 
 /// Prints `value` with `--json`, else runs `human`.
-pub(crate) fn print(s: &Session, value: &Value, human: impl FnOnce()) {
+pub(crate) fn print(s: &Session, value: &impl Serialize, human: impl FnOnce()) {
     if s.json {
-        println!("{value}");
+        match serde_json::to_string(value) {
+            Ok(text) => println!("{text}"),
+            Err(e) => eprintln!("crucible: cannot write the JSON document: {e}"),
+        }
     } else {
         human();
     }
 }
 
 /// Uploads and reveals competition `id`'s test set.
-pub(crate) async fn reveal(s: &Session, id: u64, test: Option<PathBuf>) -> anyhow::Result<Value> {
+pub(crate) async fn reveal(
+    s: &Session,
+    id: u64,
+    test: Option<PathBuf>,
+) -> anyhow::Result<Revealed> {
     let c: CompetitionAnswer = s.node.inspect(&format!("competition/{id}")).await?;
     let commitment = c.test_commitment;
     let secret = Secrets::load(&s.home)?
@@ -341,12 +349,16 @@ pub(crate) async fn reveal(s: &Session, id: u64, test: Option<PathBuf>) -> anyho
         )
         .await?;
     s.node.expect_accepted(index).await?;
-    Ok(json!({ "competition_id": id, "test_cid": cid.to_string(), "input_index": index }))
+    Ok(Revealed {
+        competition_id: id,
+        test_cid: cid,
+        input_index: index,
+    })
 }
 
 /// Finalizes competition `id`: sends `finalize` until the DApp emits `CompetitionFinalized`
 /// (a test set too large to score within one input's work budget takes several steps).
-pub(crate) async fn finalize(s: &Session, id: u64) -> anyhow::Result<Value> {
+pub(crate) async fn finalize(s: &Session, id: u64) -> anyhow::Result<Finalized> {
     let mut steps = Vec::new();
     loop {
         let index = s
@@ -359,12 +371,12 @@ pub(crate) async fn finalize(s: &Session, id: u64) -> anyhow::Result<Value> {
             .any(|n| matches!(n, ICrucibleOutputsCalls::CompetitionFinalized(_)));
         if done {
             let vouchers = p.outputs.iter().filter(|o| o.voucher().is_some()).count();
-            return Ok(json!({
-                "competition_id": id,
-                "input_index": index,
-                "steps": steps,
-                "vouchers": vouchers,
-            }));
+            return Ok(Finalized {
+                competition_id: id,
+                input_index: index,
+                steps,
+                vouchers: vouchers as u64,
+            });
         }
         s.say(format!(
             "finalize step {} (input {index}): {}",
@@ -378,7 +390,7 @@ pub(crate) async fn finalize(s: &Session, id: u64) -> anyhow::Result<Value> {
 pub(crate) async fn list(global: &Global) -> anyhow::Result<()> {
     let s = global.session(false).await?;
     let all: Vec<CompetitionSummary> = s.node.inspect("competitions").await?;
-    print(&s, &serde_json::to_value(&all)?, || {
+    print(&s, &all, || {
         println!(
             "{:>4}  {:<10}  {:>26}  {:>11}  {:>10}  state",
             "id", "metric", "reward", "submissions", "deadline"
@@ -404,7 +416,7 @@ pub(crate) async fn list(global: &Global) -> anyhow::Result<()> {
 pub(crate) async fn leaderboard(global: &Global, id: u64) -> anyhow::Result<()> {
     let s = global.session(false).await?;
     let board: Vec<LeaderboardEntry> = s.node.inspect(&format!("leaderboard/{id}")).await?;
-    print(&s, &serde_json::to_value(&board)?, || {
+    print(&s, &board, || {
         println!(
             "{:>4}  {:>8}  {:<42}  {:>10}  model",
             "rank", "priority", "submitter", "score_ppm"
@@ -486,10 +498,14 @@ impl FetchArgs {
                 out.display(),
                 bytes.len()
             ));
-            done.push(json!({ "cid": cid, "file": out, "bytes": bytes.len() }));
+            done.push(Stored {
+                bytes: bytes.len() as u64,
+                cid: parsed,
+                file: Some(out),
+            });
         }
         if s.json {
-            println!("{}", Value::Array(done));
+            println!("{}", serde_json::to_string(&done)?);
         }
         Ok(())
     }

@@ -412,8 +412,12 @@ impl DataCommand {
                     std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
                 match Dataset::parse(&bytes, u32::MAX) {
                     Ok(d) => {
-                        let info = serde_json::json!({ "cid": Cid::of(&bytes), "bytes": bytes.len(), "dataset": d.info() });
-                        println!("{info}");
+                        let info = crate::docs::DatasetFile {
+                            cid: Cid::of(&bytes),
+                            bytes: bytes.len() as u64,
+                            dataset: d.info(),
+                        };
+                        println!("{}", serde_json::to_string(&info)?);
                         Ok(())
                     }
                     Err(reason) => Err(crate::exit::invalid(format!(
@@ -435,7 +439,11 @@ fn write(out: &PathBuf, bytes: &[u8], json: bool) -> anyhow::Result<()> {
     if json {
         println!(
             "{}",
-            serde_json::json!({ "cid": Cid::of(bytes), "file": out, "bytes": bytes.len() })
+            serde_json::to_string(&crate::docs::Stored {
+                bytes: bytes.len() as u64,
+                cid: Cid::of(bytes),
+                file: Some(out.clone()),
+            })?
         );
     } else {
         println!(

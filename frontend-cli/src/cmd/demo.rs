@@ -1,6 +1,7 @@
 //! `crucible demo`: a whole competition on a fresh devnet, every step a real transaction
 //! and every score computed by the DApp behind the node.
 
+use crate::docs::{Demo, EpochAgreement, NamedEntry, Paid, Validation};
 use crate::{
     cmd::{
         competition::{self, CreateArgs, read},
@@ -14,7 +15,8 @@ use alloy::primitives::{Address, U256};
 use anyhow::Context;
 use crucible_core::abi::Metric;
 use crucible_types::inspect::LeaderboardEntry;
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::Value;
 use std::{
     path::{Path, PathBuf},
     time::Duration,
@@ -70,7 +72,7 @@ const TRAIN_ROWS: usize = 20_000;
 /// The demo party (dev account) that owns `who`.
 fn account(who: Address) -> Option<usize> {
     [SPONSOR, ALICE, BOB, CAROL, DAVE].into_iter().find(|&n| {
-        crucible_node::devnet::ANVIL_KEYS[n]
+        crucible_chain::devnet::ANVIL_KEYS[n]
             .parse::<alloy::signers::local::PrivateKeySigner>()
             .is_ok_and(|k| k.address() == who)
     })
@@ -185,7 +187,7 @@ impl DemoArgs {
         }
         let doc = result?;
         if global.json {
-            println!("{doc}");
+            println!("{}", serde_json::to_string(&doc)?);
         }
         Ok(())
     }
@@ -196,7 +198,7 @@ impl DemoArgs {
         home: &Path,
         devnet: &DevnetState,
         say: &impl Fn(String),
-    ) -> anyhow::Result<Value> {
+    ) -> anyhow::Result<Demo> {
         say(format!(
             "  chain {} · node {} · application {}",
             devnet.rpc, devnet.node, devnet.deployment.application
@@ -219,12 +221,10 @@ impl DemoArgs {
             PathBuf::from("models/mlp-baseline/model.onnx"),
         );
         let created = competition::create(&sponsor, &create).await?;
-        let id = created["competition_id"]
-            .as_u64()
-            .context("competition id")?;
+        let id = created.competition_id;
         say(format!(
             "  competition {id}: baseline scores {} ppm; submissions need ε = 1000 ppm over earlier ones",
-            created["baseline_score_ppm"]
+            created.baseline_score_ppm.unwrap_or_default()
         ));
 
         let mlp = read(Path::new("models/mlp/model.onnx"))?;
@@ -253,9 +253,9 @@ impl DemoArgs {
             let r = submit::submit(&s, id, &model).await?;
             say(format!(
                 "  scored by the DApp: {} ppm ({} / {} correct), priority {}",
-                r["score_ppm"], r["correct"], r["samples"], r["priority"]
+                r.score_ppm, r.correct, r.samples, r.priority
             ));
-            if let Some(original) = r["copy_of"].as_u64() {
+            if let Some(original) = r.copy_of {
                 say(format!(
                     "  it predicts exactly what entry {original} predicts on every validation row: it ranks as a copy and cannot be paid"
                 ));
@@ -273,7 +273,7 @@ impl DemoArgs {
                 let r = submit::submit(&s, id, &model).await?;
                 say(format!(
                     "  scored by the DApp: {} ppm ({} / {} correct), priority {}",
-                    r["score_ppm"], r["correct"], r["samples"], r["priority"]
+                    r.score_ppm, r.correct, r.samples, r.priority
                 ));
                 submissions.push(r);
                 Some(report)
@@ -283,33 +283,27 @@ impl DemoArgs {
 
         let board: Vec<LeaderboardEntry> =
             sponsor.node.inspect(&format!("leaderboard/{id}")).await?;
-        let leaderboard: Vec<Value> = board
+        let leaderboard: Vec<NamedEntry> = board
             .iter()
-            .map(|e| {
-                json!({
-                    "submitter": e.submitter,
-                    "name": name(e.submitter),
-                    "model_cid": e.model_cid,
-                    "score_ppm": e.score_ppm,
-                    "rank": e.rank,
-                    "priority": e.priority,
-                })
+            .map(|e| NamedEntry {
+                submitter: e.submitter,
+                name: name(e.submitter).to_string(),
+                model_cid: e.model_cid,
+                score_ppm: e.score_ppm,
+                rank: e.rank,
+                priority: e.priority,
             })
             .collect();
         say("▶ leaderboard (validation set; a later entry must beat an earlier one by ε to pass it)".into());
         for e in &leaderboard {
             say(format!(
                 "  #{} {:<6} {} ppm  priority {}  {}",
-                e["rank"],
-                e["name"].as_str().unwrap_or_default(),
-                e["score_ppm"],
-                e["priority"],
-                e["model_cid"].as_str().unwrap_or_default()
+                e.rank, e.name, e.score_ppm, e.priority, e.model_cid
             ));
         }
 
         say("▶ the submission deadline passes (the devnet's clock moves 1 h)".into());
-        let deadline = created["submission_deadline"].as_u64().unwrap_or(0);
+        let deadline = created.submission_deadline;
         let now = sponsor.now().await?;
         sponsor
             .advance_time(deadline.saturating_sub(now) + 1)
@@ -333,38 +327,51 @@ impl DemoArgs {
                 name(v.to),
                 v.index,
                 cru(v.amount),
-                cru(r["balance_before"]
-                    .as_str()
-                    .and_then(|b| b.parse().ok())
-                    .unwrap_or_default()),
-                cru(r["balance_after"]
-                    .as_str()
-                    .and_then(|b| b.parse().ok())
-                    .unwrap_or_default()),
+                cru(r.balance_before),
+                cru(r.balance_after),
             ));
-            paid.push(json!({
-                "to": v.to,
-                "name": name(v.to),
-                "amount": v.amount.to_string(),
-                "executed": r["executed"],
-                "balance_before": r["balance_before"],
-                "balance_after": r["balance_after"],
-                "output_index": v.index,
-            }));
+            paid.push(Paid {
+                to: v.to,
+                name: name(v.to).to_string(),
+                amount: v.amount,
+                executed: r.executed,
+                balance_before: r.balance_before,
+                balance_after: r.balance_after,
+                output_index: v.index,
+            });
         }
         let validation = validators(&sponsor, devnet, say).await?;
-        Ok(json!({
-            "competition_id": id,
-            "metric": Metric::Accuracy.name(),
-            "reward": created["reward"],
-            "leaderboard": leaderboard,
-            "submissions": submissions,
-            "payouts": paid,
-            "trained": trained,
-            "validators": devnet.validators,
-            "validation": validation,
-        }))
+        Ok(Demo {
+            competition_id: id,
+            metric: Metric::Accuracy.name().to_string(),
+            reward: created.reward,
+            leaderboard,
+            submissions,
+            payouts: paid,
+            trained,
+            validators: devnet.validators.clone(),
+            validation,
+        })
     }
+}
+
+/// What the demo reads of `crucible-trainer --json`'s report (the whole report is kept
+/// as the trainer wrote it).
+#[derive(Debug, Deserialize)]
+struct TrainerSummary {
+    epochs: Vec<TrainerEpoch>,
+    samples_per_s: f64,
+    evaluation: TrainerEvaluation,
+}
+
+#[derive(Debug, Deserialize)]
+struct TrainerEpoch {
+    seconds: f64,
+}
+
+#[derive(Debug, Deserialize)]
+struct TrainerEvaluation {
+    correct: u64,
 }
 
 /// Dave's turn: `crucible-trainer` (beside this binary) fine-tunes the competition's
@@ -417,17 +424,13 @@ fn train_live(home: &Path, say: &impl Fn(String)) -> anyhow::Result<Option<(Vec<
         );
     }
     let report: Value = serde_json::from_slice(&run.stdout).context("crucible-trainer's report")?;
-    let seconds: f64 = report["epochs"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e["seconds"].as_f64())
-        .sum();
+    let summary = TrainerSummary::deserialize(&report).context("crucible-trainer's report")?;
+    let seconds: f64 = summary.epochs.iter().map(|e| e.seconds).sum();
     say(format!(
         "  trained {} epochs in {seconds:.2} s ({:.0} samples/s); {} of 1000 validation rows right on his machine",
-        report["epochs"].as_array().map_or(0, Vec::len),
-        report["samples_per_s"].as_f64().unwrap_or(0.0),
-        report["evaluation"]["correct"]
+        summary.epochs.len(),
+        summary.samples_per_s,
+        summary.evaluation.correct
     ));
     Ok(Some((read(&out)?, report)))
 }
@@ -439,8 +442,8 @@ async fn validators(
     s: &crate::session::Session,
     devnet: &DevnetState,
     say: &impl Fn(String),
-) -> anyhow::Result<Value> {
-    use crucible_node::query::EpochClaims;
+) -> anyhow::Result<Validation> {
+    use crucible_api::claims::EpochClaims;
     let count = devnet.validators.len();
     let faulty = devnet.validators.iter().find(|v| v.dapp.contains("FAULTY"));
     say(format!(
@@ -489,20 +492,24 @@ async fn validators(
                 .map(|c| format!("; {} claims another", who(c.submitter)))
                 .collect::<String>()
         ));
-        rows.push(json!({
-            "epoch": e.epoch_index,
-            "agreeing": agree,
-            "claims": e.claims.len(),
-            "accepted": accepted,
-        }));
+        rows.push(EpochAgreement {
+            epoch: e.epoch_index,
+            agreeing: agree as u64,
+            claims: e.claims.len() as u64,
+            accepted,
+        });
     }
     say(format!(
         "▶ anyone re-executes: `crucible validate{}` replays the chain in a fresh DApp",
         faulty.map_or_else(String::new, |f| format!(" --against {}", f.node))
     ));
-    let logs = crucible_node::logs::LogReader::default();
-    let report =
-        crate::cmd::validate::check(s, &logs, &[], faulty.map(|f| f.node.as_str())).await?;
+    let report = crate::cmd::validate::replay(
+        s,
+        crucible_chain::logs::DEFAULT_LOG_RANGE,
+        &[],
+        faulty.map(|f| f.node.as_str()),
+    )
+    .await?;
     say(format!(
         "  {} inputs replayed at {:.1} inputs/s: {}",
         report.inputs,
@@ -527,7 +534,10 @@ async fn validators(
             d.input, d.output, d.here, d.there
         ));
     }
-    Ok(json!({ "epochs": rows, "replay": report }))
+    Ok(Validation {
+        epochs: rows,
+        replay: report,
+    })
 }
 
 /// Token units (18 decimals) as whole tokens with 3 decimals.

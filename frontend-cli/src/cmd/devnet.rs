@@ -16,9 +16,8 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use anyhow::Context;
-use crucible_node::Confirm;
-use crucible_node::devnet::{self, ANVIL_KEYS, IERC20};
-use serde_json::json;
+use crucible_chain::Confirm;
+use crucible_chain::devnet::{self, ANVIL_KEYS, IERC20};
 use std::{
     net::TcpListener,
     os::unix::process::CommandExt,
@@ -129,7 +128,10 @@ impl DevnetCommand {
             Self::Down => {
                 let stopped = down(&global.home)?;
                 if global.json {
-                    println!("{}", json!({ "stopped": stopped }));
+                    println!(
+                        "{}",
+                        serde_json::to_string(&crate::docs::Stopped { stopped })?
+                    );
                 } else if stopped {
                     println!("devnet stopped");
                 } else {
@@ -143,7 +145,10 @@ impl DevnetCommand {
                 s.advance_time(seconds).await?;
                 let now = s.now().await?;
                 if global.json {
-                    println!("{}", json!({ "timestamp": now }));
+                    println!(
+                        "{}",
+                        serde_json::to_string(&crate::docs::ChainTime { timestamp: now })?
+                    );
                 } else {
                     println!("chain time is now {now}");
                 }
@@ -336,11 +341,8 @@ async fn start_node(
     let started = Instant::now();
     loop {
         let line = std::fs::read_to_string(&out).unwrap_or_default();
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line.trim()) {
-            return Ok((
-                v["http"].as_str().unwrap_or_default().to_string(),
-                child.id(),
-            ));
+        if let Ok(serving) = serde_json::from_str::<crucible_api::node::Serving>(line.trim()) {
+            return Ok((serving.http, child.id()));
         }
         if !alive(child.id()) || started.elapsed() > Duration::from_secs(60) {
             return Err(unavailable(format!(
@@ -410,7 +412,7 @@ pub(crate) async fn up(home: &Path, args: &UpArgs, say: bool) -> anyhow::Result<
         eprintln!("anvil up on {rpc}; deploying");
     }
 
-    let provider = crucible_node::signing_provider(rpc.parse()?, operator.clone());
+    let provider = crucible_chain::signing_provider(rpc.parse()?, operator.clone());
     let unit = U256::from(10u64).pow(U256::from(18u64));
     let per_account = U256::from(args.faucet) * unit;
     let consensus = if plans.len() == 1 {
@@ -544,10 +546,13 @@ async fn status(global: &Global) -> anyhow::Result<()> {
         None
     };
     if global.json {
-        println!(
-            "{}",
-            json!({ "anvil": anvil_up, "node": node_up, "processed_inputs": processed, "devnet": state })
-        );
+        let doc = crate::docs::DevnetStatus {
+            anvil: anvil_up,
+            node: node_up,
+            processed_inputs: processed,
+            devnet: state.clone(),
+        };
+        println!("{}", serde_json::to_string(&doc)?);
     } else {
         println!(
             "anvil {} ({}), node {} ({}), processed inputs: {}",

@@ -1,5 +1,6 @@
 //! Payouts: list vouchers, execute them on L1 with the node's proofs, balances.
 
+use crate::docs::{Balance, Executed, VoucherRow};
 use crate::{
     cmd::competition::print,
     exit::invalid,
@@ -8,10 +9,9 @@ use crate::{
 use alloy::primitives::{Address, B256, Bytes, U256};
 use anyhow::{Context, bail};
 use crucible_api::Output;
-use crucible_node::Confirm;
-use crucible_node::runner::{IApplication, OutputValidityProof};
+use crucible_chain::Confirm;
+use crucible_chain::app::{IApplication, OutputValidityProof};
 use crucible_types::inspect::BalanceAnswer;
-use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 /// A voucher as the CLI shows it.
@@ -57,16 +57,16 @@ async fn executed(s: &Session, index: u64) -> anyhow::Result<bool> {
         .await?)
 }
 
-fn voucher_json(v: &Voucher, executed: bool) -> Value {
-    json!({
-        "index": v.index,
-        "destination": v.destination,
-        "to": v.to,
-        "token": v.token,
-        "amount": v.amount.to_string(),
-        "executed": executed,
-        "proof_ready": v.siblings.is_some(),
-    })
+fn voucher_row(v: &Voucher, executed: bool) -> VoucherRow {
+    VoucherRow {
+        index: v.index,
+        destination: v.destination,
+        to: v.to,
+        token: v.token,
+        amount: v.amount,
+        executed,
+        proof_ready: v.siblings.is_some(),
+    }
 }
 
 /// List payout vouchers (with --mine, those that pay the signer).
@@ -79,22 +79,21 @@ pub(crate) async fn list(global: &Global, mine: bool) -> anyhow::Result<()> {
             continue;
         }
         let done = executed(&s, v.index).await?;
-        rows.push(voucher_json(&v, done));
+        rows.push(voucher_row(&v, done));
     }
-    let rows = Value::Array(rows);
     print(&s, &rows, || {
         println!(
             "{:>6}  {:<42}  {:>26}  {:<8}  proof",
             "output", "to", "amount", "executed"
         );
-        for r in rows.as_array().into_iter().flatten() {
+        for r in &rows {
             println!(
                 "{:>6}  {:<42}  {:>26}  {:<8}  {}",
-                r["index"],
-                r["to"].as_str().unwrap_or_default(),
-                r["amount"].as_str().unwrap_or_default(),
-                r["executed"],
-                if r["proof_ready"] == true {
+                r.index,
+                r.to.to_string(),
+                r.amount.to_string(),
+                r.executed,
+                if r.proof_ready {
                     "ready"
                 } else {
                     "waiting for an accepted root"
@@ -108,7 +107,11 @@ pub(crate) async fn list(global: &Global, mine: bool) -> anyhow::Result<()> {
 /// Executes voucher `index` with the node's proof, waiting up to `wait` for the consensus to
 /// accept a root that covers it (the node proves outputs only against such roots); checks
 /// the proof on chain before sending; returns the payee's balance before and after.
-pub(crate) async fn execute_one(s: &Session, index: u64, wait: Duration) -> anyhow::Result<Value> {
+pub(crate) async fn execute_one(
+    s: &Session,
+    index: u64,
+    wait: Duration,
+) -> anyhow::Result<Executed> {
     let started = Instant::now();
     let spinner = s.node.spinner(format!(
         "waiting for the consensus to accept the root of output {index}'s epoch"
@@ -165,16 +168,16 @@ pub(crate) async fn execute_one(s: &Session, index: u64, wait: Duration) -> anyh
         );
     }
     let after = s.l1_balance(v.token, v.to).await?;
-    Ok(json!({
-        "index": index,
-        "to": v.to,
-        "token": v.token,
-        "amount": v.amount.to_string(),
-        "executed": true,
-        "transaction": receipt.transaction_hash,
-        "balance_before": before.to_string(),
-        "balance_after": after.to_string(),
-    }))
+    Ok(Executed {
+        index,
+        to: v.to,
+        token: v.token,
+        amount: v.amount,
+        executed: true,
+        transaction: receipt.transaction_hash,
+        balance_before: before,
+        balance_after: after,
+    })
 }
 
 /// Execute vouchers on L1.
@@ -210,12 +213,12 @@ impl ExecuteArgs {
             let r = execute_one(&s, i, Duration::from_secs(self.wait)).await?;
             s.say(format!(
                 "voucher {i} executed: {} now holds {} (was {})",
-                r["to"], r["balance_after"], r["balance_before"]
+                r.to, r.balance_after, r.balance_before
             ));
             done.push(r);
         }
         if s.json {
-            println!("{}", Value::Array(done));
+            println!("{}", serde_json::to_string(&done)?);
         }
         Ok(())
     }
@@ -241,13 +244,13 @@ pub(crate) async fn balance(
         None => None,
     };
     let inside: BalanceAnswer = s.node.inspect(&format!("balance/{who}")).await?;
-    let out = json!({
-        "account": who,
-        "ether_wei": eth.to_string(),
-        "token": token,
-        "token_balance": erc20.map(|b| b.to_string()),
-        "dapp_balances": inside.balances,
-    });
+    let out = Balance {
+        account: who,
+        ether_wei: eth,
+        token,
+        token_balance: erc20,
+        dapp_balances: inside.balances.clone(),
+    };
     print(&s, &out, || {
         println!("{who}");
         println!("  L1 ether (wei)  {eth}");

@@ -3,7 +3,6 @@ use crucible_core::{
     DEFAULT_INPUT_WORK, Limits, abi::Metric, dataset::Dataset, eval, model::Model,
 };
 use crucible_types::Cid;
-use serde_json::json;
 use std::{path::PathBuf, time::Instant};
 
 /// Score an ONNX model on a dataset locally, with exactly the code the DApp runs.
@@ -76,24 +75,22 @@ impl ScoreArgs {
         let (info, score) = (model.info, score.expect("at least one pass"));
         let value = score.value_ppm as f64 / 1e6;
         if json {
-            let mut out = json!({
-                "metric": self.metric.name(),
-                "value_ppm": score.value_ppm,
-                "value": value,
-                "samples": score.samples,
-                "model_cid": model_cid,
-                "data_cid": data_cid,
-                "model": info,
-                "seconds": elapsed,
-                "load_seconds": load_seconds,
-                "work": work,
-                "budget": budget,
-                "within_budget": work <= budget,
-            });
-            if self.metric.is_classification() {
-                out["correct"] = json!(score.correct);
-            }
-            println!("{out}");
+            let out = crate::docs::Scored {
+                metric: self.metric.name().to_string(),
+                value_ppm: score.value_ppm,
+                value,
+                samples: score.samples,
+                correct: self.metric.is_classification().then_some(score.correct),
+                model_cid,
+                data_cid,
+                model: info,
+                seconds: elapsed,
+                load_seconds,
+                work,
+                budget,
+                within_budget: work <= budget,
+            };
+            println!("{}", serde_json::to_string(&out)?);
         } else {
             println!(
                 "{} = {value:.6} ({} ppm) over {} samples",

@@ -1,5 +1,6 @@
 //! `crucible submit`: commit → upload → reveal, then wait for the score.
 
+use crate::docs::Submitted;
 use crate::{
     chain::notices,
     cmd::competition::{print, read},
@@ -14,7 +15,6 @@ use crucible_types::{
     Cid,
     abi::{self, ICrucible, ICrucibleOutputsCalls},
 };
-use serde_json::{Value, json};
 use std::path::PathBuf;
 
 /// Submit a model: commit, upload, reveal, and wait for the DApp's score.
@@ -42,7 +42,11 @@ impl SubmitArgs {
         print(&s, &out, || {
             println!(
                 "scored: {} ppm ({} of {} correct), priority {}, rank {}",
-                out["score_ppm"], out["correct"], out["samples"], out["priority"], out["rank"]
+                out.score_ppm,
+                out.correct,
+                out.samples,
+                out.priority,
+                out.rank.map_or_else(|| "-".to_string(), |r| r.to_string())
             );
         });
         Ok(())
@@ -50,7 +54,7 @@ impl SubmitArgs {
 }
 
 /// Submits `model` to competition `id`; returns the score notice's fields and the rank.
-pub(crate) async fn submit(s: &Session, id: u64, model: &[u8]) -> anyhow::Result<Value> {
+pub(crate) async fn submit(s: &Session, id: u64, model: &[u8]) -> anyhow::Result<Submitted> {
     let me = s.me()?;
     let competition: CompetitionAnswer = s.node.inspect(&format!("competition/{id}")).await?;
     let val_cid = competition.validation_cid;
@@ -142,16 +146,16 @@ pub(crate) async fn submit(s: &Session, id: u64, model: &[u8]) -> anyhow::Result
         .iter()
         .find(|e| e.priority == scored.priority)
         .map(|e| e.rank);
-    Ok(json!({
-        "competition_id": id,
-        "submitter": me,
-        "model_cid": cid.to_string(),
-        "priority": scored.priority,
-        "score_ppm": scored.valuePpm,
-        "correct": scored.correct,
-        "samples": scored.samples,
-        "rank": rank,
-        "copy_of": copy_of,
-        "input_index": index,
-    }))
+    Ok(Submitted {
+        competition_id: id,
+        submitter: me,
+        model_cid: cid,
+        priority: scored.priority,
+        score_ppm: scored.valuePpm,
+        correct: scored.correct,
+        samples: scored.samples,
+        rank,
+        copy_of,
+        input_index: index,
+    })
 }

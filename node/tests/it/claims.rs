@@ -4,11 +4,11 @@
 
 use crate::devnet_support::{connect, dapp, repo, start_anvil, token_artifact, upload};
 use alloy::{primitives::U256, providers::Provider, signers::local::PrivateKeySigner};
+use crucible_chain::{app::IApplication, devnet};
 use crucible_node::{
-    devnet,
     machine::{HostMachine, MachineConfig},
     merkle::root_from_proof,
-    runner::{IApplication, Runner},
+    runner::Runner,
     store::Store,
 };
 

@@ -9,8 +9,8 @@ use alloy::{
     signers::local::PrivateKeySigner,
     sol_types::{SolCall, SolEvent},
 };
-use crucible_node::Confirm;
-use crucible_node::devnet::{self, IERC20, IERC20Portal, IInputBox};
+use crucible_chain::Confirm;
+use crucible_chain::devnet::{self, IERC20, IERC20Portal, IInputBox};
 use crucible_types::{Deposit, abi::Inputs};
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,8 +3,8 @@
 use alloy::{
     primitives::Address, providers::Provider, signers::local::PrivateKeySigner, sol_types::SolCall,
 };
-use crucible_node::Confirm;
-use crucible_node::devnet::{Anvil, IInputBox};
+use crucible_chain::Confirm;
+use crucible_chain::devnet::{Anvil, IInputBox};
 use crucible_types::{Cid, abi};
 use std::{path::PathBuf, process::Command, time::Duration};
 
@@ -110,7 +110,7 @@ pub(crate) async fn connect(
         .wait_ready(Duration::from_secs(10))
         .await
         .expect("anvil answers");
-    crucible_node::signing_provider(anvil.url().parse().unwrap(), key.clone())
+    crucible_chain::signing_provider(anvil.url().parse().unwrap(), key.clone())
 }
 
 /// Sends one `addInput` to `app` and waits for its receipt.

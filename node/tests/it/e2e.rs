@@ -11,12 +11,15 @@ use alloy::{
     signers::local::PrivateKeySigner,
     sol_types::SolCall,
 };
-use crucible_node::Confirm;
-use crucible_node::{
+use crucible_chain::Confirm;
+use crucible_chain::{
+    app::IApplication,
     devnet::{self, IERC20, IERC20Portal},
+};
+use crucible_node::{
     machine::{HostMachine, MachineConfig},
     rollup_api::Status,
-    runner::{IApplication, Runner},
+    runner::Runner,
     store::Store,
 };
 use crucible_types::{

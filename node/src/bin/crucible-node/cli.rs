@@ -1,7 +1,7 @@
 //! Command line of `crucible-node`.
 //!
-//! Exit codes: 0 stopped by SIGINT/SIGTERM, 1 the node failed (the message says why),
-//! 2 bad usage.
+//! Exit codes: 0 stopped by SIGINT/SIGTERM (`run`) or done, 1 failed (the message says
+//! why), 2 bad usage, 5 `validate` found a divergence.
 
 use alloy::{
     primitives::{Address, B256, U256},
@@ -10,10 +10,12 @@ use alloy::{
 };
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use crucible_api::node::{Deployed, Serving};
+use crucible_chain::{devnet, logs};
 use crucible_node::{
-    devnet, logs,
     machine::{DappCommand, MachineConfig},
     service::{self, NodeConfig},
+    validate::{ValidateConfig, validate},
 };
 use crucible_types::rollup::{ERC20_PORTAL, ETHER_PORTAL, INPUT_BOX};
 use std::{ffi::OsString, net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
@@ -39,6 +41,37 @@ enum Command {
     /// first the canonical contracts themselves and afterwards a reward token); print the
     /// addresses as JSON.
     Deploy(DeployArgs),
+    /// Replay an application's whole input history from L1 in a fresh DApp, recompute
+    /// every epoch's outputs root and hold every claim its consensus logged against it; with
+    /// --against, compare output by output with another node and name the first divergence.
+    /// Exits 5 on any divergence.
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ValidateArgs {
+    /// L1 JSON-RPC endpoint.
+    #[arg(long, env = "CRUCIBLE_RPC", default_value = "http://127.0.0.1:8545")]
+    rpc: String,
+    /// The application contract.
+    #[arg(long, env = "CRUCIBLE_APP")]
+    app: Address,
+    /// The InputBox (default: the canonical v2.2.0 address).
+    #[arg(long, default_value_t = INPUT_BOX)]
+    input_box: Address,
+    /// Another node's query API to compare with, output by output.
+    #[arg(long, value_name = "NODE_URL")]
+    against: Option<String>,
+    /// The most blocks one eth_getLogs asks for (halved whenever the endpoint refuses).
+    #[arg(long, default_value_t = logs::DEFAULT_LOG_RANGE)]
+    log_range: u64,
+    /// Print the report as one JSON document (`crucible_api::validate::Report`).
+    #[arg(long)]
+    json: bool,
+    /// The DApp command (default: `crucible-dapp` beside this binary), e.g.
+    /// `-- qemu-riscv64-static crucible-dapp` for the riscv64 build.
+    #[arg(last = true)]
+    dapp: Vec<OsString>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -128,25 +161,6 @@ struct DeployArgs {
     supply: u64,
 }
 
-/// What `crucible-node deploy` prints.
-#[derive(Debug, serde::Serialize)]
-struct Deployed {
-    chain_id: u64,
-    input_box: Address,
-    ether_portal: Address,
-    erc20_portal: Address,
-    consensus: Address,
-    application: Address,
-    /// The reward token (--devnet only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    token: Option<Address>,
-    template_hash: B256,
-    salt: B256,
-    epoch_length: u64,
-    /// The application's deployment block.
-    block: u64,
-}
-
 pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -167,10 +181,12 @@ pub(crate) fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => run(args).await,
             Command::Deploy(args) => deploy(args).await,
+            Command::Validate(args) => validate_app(args).await,
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(DIVERGED),
         Err(e) => {
             eprintln!("crucible-node: {e:#}");
             ExitCode::FAILURE
@@ -178,10 +194,24 @@ pub(crate) fn main() -> ExitCode {
     }
 }
 
+/// The exit code of a replay that disagrees with a claim or another node.
+const DIVERGED: u8 = 5;
+
 fn signer(key: &str) -> anyhow::Result<PrivateKeySigner> {
     key.trim()
         .parse()
         .context("the key must be a 32-byte hex private key")
+}
+
+/// The DApp command after `--`, or the native one beside this binary.
+fn dapp_command(args: &[OsString]) -> anyhow::Result<DappCommand> {
+    match args.split_first() {
+        Some((program, rest)) => Ok(DappCommand {
+            program: program.clone(),
+            args: rest.to_vec(),
+        }),
+        None => default_dapp(),
+    }
 }
 
 fn default_dapp() -> anyhow::Result<DappCommand> {
@@ -199,14 +229,8 @@ fn default_dapp() -> anyhow::Result<DappCommand> {
     })
 }
 
-async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let dapp = match args.dapp.split_first() {
-        Some((program, rest)) => DappCommand {
-            program: program.clone(),
-            args: rest.to_vec(),
-        },
-        None => default_dapp()?,
-    };
+async fn run(args: RunArgs) -> anyhow::Result<bool> {
+    let dapp = dapp_command(&args.dapp)?;
     let config = NodeConfig {
         rpc: args.rpc,
         app: args.app,
@@ -226,14 +250,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let mut node = service::start(config).await.context("starting the node")?;
     let (replay, replayed) = node.replay;
-    println!(
-        "{}",
-        serde_json::json!({
-            "http": format!("http://{}", node.http_addr()),
-            "replayed_inputs": replayed,
-            "replay_ms": replay.as_secs_f64() * 1e3,
-        })
-    );
+    let serving = Serving {
+        http: format!("http://{}", node.http_addr()),
+        replayed_inputs: replayed,
+        replay_ms: replay.as_secs_f64() * 1e3,
+    };
+    println!("{}", serde_json::to_string(&serving)?);
     tracing::info!(
         "serving http://{} ({replayed} inputs replayed in {replay:?})",
         node.http_addr()
@@ -241,15 +263,56 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
     tokio::select! {
-        r = node.wait() => return r.context("the node stopped"),
+        r = node.wait() => return r.context("the node stopped").map(|()| true),
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
     }
     node.stop();
-    node.wait().await.context("stopping")
+    node.wait().await.context("stopping")?;
+    Ok(true)
 }
 
-async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
+/// `validate`: prints the report; `Ok(false)` when it found a divergence.
+async fn validate_app(args: ValidateArgs) -> anyhow::Result<bool> {
+    let custom = !args.dapp.is_empty();
+    let dapp = dapp_command(&args.dapp)?;
+    let provider = crucible_chain::provider(args.rpc.parse().context("bad RPC URL")?, None);
+    provider
+        .get_chain_id()
+        .await
+        .with_context(|| format!("no chain answers at {}", args.rpc))?;
+    let machine = if custom {
+        // Another DApp may be an emulated one: give it time.
+        MachineConfig {
+            finish_wait: Duration::from_secs(600),
+            ready_timeout: Duration::from_secs(120),
+            ..MachineConfig::default()
+        }
+    } else {
+        MachineConfig::default()
+    };
+    let report = validate(
+        provider,
+        &logs::LogReader::new(args.log_range),
+        ValidateConfig {
+            app: args.app,
+            input_box: args.input_box,
+            dapp,
+            machine,
+            against: args.against,
+        },
+    )
+    .await
+    .context("replaying the application")?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(report.ok)
+}
+
+async fn deploy(args: DeployArgs) -> anyhow::Result<bool> {
     let key = match (&args.key, args.devnet) {
         (Some(k), _) => signer(k)?,
         (None, true) => signer(devnet::ANVIL_KEYS[0])?,
@@ -258,7 +321,7 @@ async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
         ),
     };
     let provider =
-        crucible_node::provider(args.rpc.parse().context("bad RPC URL")?, Some(key.clone()));
+        crucible_chain::provider(args.rpc.parse().context("bad RPC URL")?, Some(key.clone()));
     let chain_id = provider
         .get_chain_id()
         .await
@@ -330,5 +393,5 @@ async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
         block: app.block,
     };
     println!("{}", serde_json::to_string(&doc)?);
-    Ok(())
+    Ok(true)
 }

@@ -436,7 +436,7 @@ pub async fn deploy_application(
         }
     };
     let block = u64::try_from(
-        crate::runner::IApplication::new(application, provider)
+        crate::app::IApplication::new(application, provider)
             .getDeploymentBlockNumber()
             .call()
             .await?,
