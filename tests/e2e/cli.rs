@@ -234,6 +234,25 @@ fn sponsor_and_trainer_journeys_with_their_errors() {
         ],
     );
     assert_eq!(r.code, 4);
+    // `crucible validate` runs `crucible-node validate`: an address that is not an
+    // application is its error, said once, and the CLI exits 1 without a report.
+    let r = crucible(
+        &home,
+        &[
+            "validate",
+            "--app",
+            "0x000000000000000000000000000000000000dEaD",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("does not answer as a Cartesi application")
+            && r.stderr.contains("crucible-node validate failed"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
 
     // Downloads are checked against their CID.
     let out = home.join("model.onnx");

@@ -14,14 +14,15 @@ use alloy::{
     signers::local::PrivateKeySigner,
     sol_types::{SolCall, SolInterface},
 };
+use crucible_api::node::Deployed;
 use crucible_chain::Confirm;
 use crucible_chain::{
     app::{IApplication, OutputValidityProof},
     devnet::{ANVIL_KEYS, IERC20, IERC20Portal, IInputBox},
 };
 use crucible_e2e::{
-    NodeArgs, NodeProcess, add_input, bins, connect, hex_bytes, hex_u64, run_json, start_anvil,
-    token_artifact,
+    NodeArgs, NodeProcess, add_input, bins, connect, hex_bytes, hex_u64, run_doc, run_json,
+    start_anvil, token_artifact,
 };
 use crucible_types::{
     Cid,
@@ -147,7 +148,7 @@ async fn competition_through_node_binary_with_kill_and_restart() {
     // The devnet, deployed by the node binary; epochs of 4 blocks. The operator (owner of
     // the Authority, which the node claims with) is not one of the parties.
     let operator = &keys[3];
-    let d = run_json(
+    let d: Deployed = run_doc(
         &bins().node,
         &[
             "deploy",
@@ -161,10 +162,10 @@ async fn competition_through_node_binary_with_kill_and_restart() {
         ],
     );
     let (input_box, app, token, portal) = (
-        address(&d["input_box"]),
-        address(&d["application"]),
-        address(&d["token"]),
-        address(&d["erc20_portal"]),
+        d.input_box,
+        d.application,
+        d.token.expect("a devnet token"),
+        d.erc20_portal,
     );
     let app_s = app.to_string();
     let chain = |p| Chain {
@@ -606,7 +607,7 @@ async fn app_with_node(
     let key: PrivateKeySigner = ANVIL_KEYS[1].parse().unwrap();
     // Connecting waits until anvil answers.
     let provider = connect(anvil, &key).await;
-    let d = run_json(
+    let d: Deployed = run_doc(
         &bins().node,
         &[
             "deploy",
@@ -620,8 +621,8 @@ async fn app_with_node(
         ],
     );
     let c = Chain {
-        input_box: address(&d["input_box"]),
-        app: address(&d["application"]),
+        input_box: d.input_box,
+        app: d.application,
         provider,
     };
     let dir = std::env::temp_dir().join(format!("crucible-e2e-{tag}-{}", std::process::id()));
@@ -736,7 +737,7 @@ async fn validator_restarted_mid_epoch_claims_the_same_root() {
         .map(|&i| ANVIL_KEYS[i].parse().unwrap())
         .collect();
     let (a, b) = (keys[0].address().to_string(), keys[1].address().to_string());
-    let d = run_json(
+    let d: Deployed = run_doc(
         &bins().node,
         &[
             "deploy",
@@ -754,8 +755,8 @@ async fn validator_restarted_mid_epoch_claims_the_same_root() {
         ],
     );
     let c = Chain {
-        input_box: address(&d["input_box"]),
-        app: address(&d["application"]),
+        input_box: d.input_box,
+        app: d.application,
         provider,
     };
     let app = c.app.to_string();
@@ -793,7 +794,7 @@ async fn validator_restarted_mid_epoch_claims_the_same_root() {
     assert_eq!(first.replayed, 2);
     // Past the epoch: both claim it.
     c.mine(start + 8 - last).await;
-    let epoch = start / 8;
+    let epoch: u64 = start / 8;
     let started = std::time::Instant::now();
     let claims = loop {
         let list = second
@@ -836,20 +837,18 @@ async fn validator_restarted_mid_epoch_claims_the_same_root() {
     assert_eq!(mine["status"], "CLAIM_ACCEPTED");
 
     // Anyone replays the chain and finds every claim right.
-    let report = run_json(
+    let report: crucible_api::validate::Report = run_doc(
         &bins().cli,
         &["validate", "--rpc", anvil.url(), "--app", &app, "--json"],
     );
-    assert_eq!(report["ok"], true, "{report}");
-    let row = report["epochs"]
-        .as_array()
-        .unwrap()
+    assert!(report.ok, "{report}");
+    let row = report
+        .epochs
         .iter()
-        .find(|e| e["epoch"] == epoch)
-        .expect("the epoch")
-        .clone();
-    assert_eq!(row["recomputed_root"], json!(root));
-    assert_eq!(row["claims"].as_array().unwrap().len(), 2);
+        .find(|e| e.epoch == epoch)
+        .expect("the epoch");
+    assert_eq!(json!(row.recomputed_root), json!(root));
+    assert_eq!(row.claims.len(), 2);
     drop((first, second));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -13,13 +13,13 @@ use alloy::{
     signers::local::PrivateKeySigner,
     sol_types::{SolCall, SolEvent},
 };
-use crucible_api::claims::EpochClaims;
+use crucible_api::{claims::EpochClaims, node::Deployed};
 use crucible_chain::{
     app::IApplication,
     devnet::{self, ANVIL_KEYS, IApplicationFactory, IOwned},
 };
 use crucible_e2e::{
-    NodeArgs, NodeProcess, add_input, bins, connect, crucible_json,
+    NodeArgs, NodeProcess, add_input, bins, connect, crucible_doc,
     proxy::{ProxyRules, RpcProxy},
     repo, start_anvil, token_artifact,
 };
@@ -29,10 +29,6 @@ use std::{
     process::Command,
     time::{Duration, Instant},
 };
-
-fn address(v: &Value) -> Address {
-    v.as_str().expect("address").parse().expect("address")
-}
 
 /// `crucible-node deploy ARGS` → exit success, stdout, stderr.
 fn deploy<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (bool, String, String) {
@@ -51,10 +47,11 @@ fn deploy<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (bool, String, String) {
     )
 }
 
-fn deployed<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> Value {
+fn deployed<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> Deployed {
     let (ok, stdout, stderr) = deploy(args);
     assert!(ok, "crucible-node deploy {args:?}: {stderr}");
-    serde_json::from_str(&stdout).expect("deploy prints JSON")
+    serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("deploy prints its document ({e}): {stdout}"))
 }
 
 async fn mine(provider: &impl Provider, blocks: u64) {
@@ -136,10 +133,10 @@ async fn deploy_uses_the_canonical_contracts_a_chain_already_has() {
         .collect()
     };
     let d = deployed(&as_user(&["--template-hash", &template_s]));
-    assert!(d.get("token").is_none(), "{d}");
-    assert_eq!(address(&d["input_box"]), rollup::INPUT_BOX);
-    assert_eq!(d["chain_id"], 31337);
-    let (app, authority) = (address(&d["application"]), address(&d["consensus"]));
+    assert!(d.token.is_none(), "{d:?}");
+    assert_eq!(d.input_box, rollup::INPUT_BOX);
+    assert_eq!(d.chain_id, 31337);
+    let (app, authority) = (d.application, d.consensus);
     assert_eq!(
         chain.get_transaction_count(user.address()).await.unwrap(),
         1,
@@ -183,7 +180,7 @@ async fn deploy_uses_the_canonical_contracts_a_chain_already_has() {
     assert_eq!(created, vec![app]);
 
     // The same salt twice: refused before any transaction.
-    let salt = d["salt"].as_str().unwrap().to_string();
+    let salt = d.salt.to_string();
     let (ok, _, stderr) = deploy(&as_user(&["--template-hash", &template_s, "--salt", &salt]));
     assert!(!ok && stderr.contains("already exists"), "{stderr}");
     assert_eq!(
@@ -216,11 +213,7 @@ async fn deploy_uses_the_canonical_contracts_a_chain_already_has() {
         "newQuorum and newApplication"
     );
     assert_eq!(
-        owned(address(&q["application"]))
-            .getTemplateHash()
-            .call()
-            .await
-            .unwrap(),
+        owned(q.application).getTemplateHash().call().await.unwrap(),
         devnet::host_template_hash(),
         "no --template-hash: the host-mode placeholder"
     );
@@ -241,20 +234,14 @@ async fn deploy_uses_the_canonical_contracts_a_chain_already_has() {
     let mut through_lossy = as_user(&["--template-hash", &template_s]);
     through_lossy[1] = lossy.url.clone();
     let l = deployed(&through_lossy);
-    assert!(
-        !chain
-            .get_code_at(address(&l["application"]))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(!chain.get_code_at(l.application).await.unwrap().is_empty());
     assert_eq!(
         chain.get_transaction_count(user.address()).await.unwrap(),
         4
     );
     assert_eq!(lossy.count(|s| &s.send_answers_lost), 1);
     assert!(lossy.count(|s| &s.sends_refused_as_known) >= 1);
-    assert!(l["block"].as_u64().unwrap() > 0, "{l}");
+    assert!(l.block > 0, "{l:?}");
 
     // The node runs the application deployed this way: it reads an input, and its claim is
     // accepted by the user's Authority.
@@ -301,7 +288,7 @@ async fn a_node_behind_a_capped_dropping_endpoint_misses_nothing() {
         "--epoch-length",
         "4",
     ]);
-    let app = address(&d["application"]);
+    let app = d.application;
     let app_s = app.to_string();
     const CAP: u64 = 25;
     let proxy = RpcProxy::start(
@@ -362,13 +349,13 @@ async fn a_node_behind_a_capped_dropping_endpoint_misses_nothing() {
 
     // A replay through the same endpoint agrees with every claim.
     let home = dir.join("home");
-    let report = crucible_json(
+    let report: crucible_api::validate::Report = crucible_doc(
         &home,
         &["validate", "--rpc", &proxy.url, "--app", &app_s, "--json"],
     );
-    assert_eq!(report["ok"], true, "{report}");
-    assert_eq!(report["inputs"], sent);
-    assert_eq!(report["epochs"].as_array().unwrap().len(), rows.len());
+    assert!(report.ok, "{report}");
+    assert_eq!(report.inputs, sent);
+    assert_eq!(report.epochs.len(), rows.len());
 
     let widest = proxy.count(|s| &s.widest_log_range);
     let (refused, dropped, lost, sends_lost, known) = (

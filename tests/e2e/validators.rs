@@ -9,10 +9,11 @@ use alloy::{
     primitives::{Address, B256, Bytes},
     providers::ProviderBuilder,
 };
-use crucible_api::claims::EpochClaims;
+use crucible_api::{claims::EpochClaims, validate::Report};
 use crucible_chain::app::{IApplication, OutputValidityProof};
+use crucible_cli::docs::Executed;
 use crucible_e2e::{
-    crucible, crucible_json, devnet_tools, hex_bytes, hex_u64, repo, rpc_at, skipped,
+    crucible, crucible_doc, crucible_json, devnet_tools, hex_bytes, hex_u64, repo, rpc_at, skipped,
 };
 use crucible_node::merkle::OutputsTree;
 use serde_json::{Value, json};
@@ -210,12 +211,16 @@ async fn faulty_validator_is_outvoted() {
 
     // The winner executes its voucher with the honest node's proof against the accepted
     // root.
-    let executed = crucible_json(
+    let executed: Vec<Executed> = crucible_doc(
         &devnet.home,
         &["execute", "--all-mine", "--dev-account", "2", "--json"],
     );
-    assert_eq!(executed[0]["executed"], true, "{executed}");
-    let index = executed[0]["index"].as_u64().expect("index");
+    assert!(executed[0].executed, "{executed:?}");
+    assert_eq!(
+        executed[0].balance_after - executed[0].balance_before,
+        executed[0].amount
+    );
+    let index = executed[0].index;
 
     // The same voucher proven against the faulty root (rebuilt from the faulty node's own
     // outputs, which give exactly its last claimed root) reverts on L1.
@@ -358,13 +363,8 @@ async fn riscv_and_native_validators_agree_on_a_whole_competition() {
         list_outputs(&validators[1].1).await
     );
     // A replay in a fresh native DApp agrees with every claim.
-    let report = crucible_json(&devnet.home, &["validate", "--json"]);
-    assert_eq!(report["ok"], true, "{report}");
-    let epochs = report["epochs"].as_array().unwrap();
-    assert_eq!(epochs.len(), rows.len());
-    assert!(
-        epochs
-            .iter()
-            .all(|e| e["ok"] == true && e["claims"].as_array().unwrap().len() == 2)
-    );
+    let report: Report = crucible_doc(&devnet.home, &["validate", "--json"]);
+    assert!(report.ok, "{report}");
+    assert_eq!(report.epochs.len(), rows.len());
+    assert!(report.epochs.iter().all(|e| e.ok && e.claims.len() == 2));
 }

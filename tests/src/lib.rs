@@ -138,6 +138,12 @@ pub async fn add_input(
 /// Runs `program args` and parses its stdout as one JSON document; panics with its
 /// stderr if it fails.
 pub fn run_json(program: &Path, args: &[&str]) -> Value {
+    run_doc(program, args)
+}
+
+/// [`run_json`], read as the type the program writes (`crucible_cli::docs`,
+/// `crucible_api::node`, `crucible_api::validate`).
+pub fn run_doc<T: serde::de::DeserializeOwned>(program: &Path, args: &[&str]) -> T {
     let out = Command::new(program)
         .args(args)
         .current_dir(repo())
@@ -251,6 +257,11 @@ pub fn crucible(home: &Path, args: &[&str]) -> CliRun {
 
 /// Runs a `crucible` command that must succeed and print one JSON document.
 pub fn crucible_json(home: &Path, args: &[&str]) -> Value {
+    crucible_doc(home, args)
+}
+
+/// [`crucible_json`], read as the CLI's own document type (`crucible_cli::docs`).
+pub fn crucible_doc<T: serde::de::DeserializeOwned>(home: &Path, args: &[&str]) -> T {
     let r = crucible(home, args);
     assert_eq!(r.code, 0, "crucible {args:?}: {}", r.stderr);
     serde_json::from_str(&r.stdout)

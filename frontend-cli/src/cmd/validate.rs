@@ -92,12 +92,15 @@ pub(crate) async fn replay(
         // One JSON document on stdout, nothing on stderr but errors.
         command.env("RUST_LOG", "warn");
     }
+    // Its progress and errors go straight to this command's stderr.
     let out = command
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .output()
-        .await
-        .map_err(|e| Exit::Unavailable(format!("running {}: {e}", node.display())))?;
+        .spawn()
+        .map_err(|e| Exit::Unavailable(format!("running {}: {e}", node.display())))?
+        .wait_with_output()
+        .await?;
     // 0: every claim agrees; 5: the report names a divergence; anything else failed.
     if !matches!(out.status.code(), Some(0 | 5)) {
         anyhow::bail!(

@@ -48,8 +48,9 @@ enum Command {
     Validate(ValidateArgs),
 }
 
+/// Which application, on which chain.
 #[derive(Debug, clap::Args)]
-struct ValidateArgs {
+struct AppArgs {
     /// L1 JSON-RPC endpoint.
     #[arg(long, env = "CRUCIBLE_RPC", default_value = "http://127.0.0.1:8545")]
     rpc: String,
@@ -59,6 +60,12 @@ struct ValidateArgs {
     /// The InputBox (default: the canonical v2.2.0 address).
     #[arg(long, default_value_t = INPUT_BOX)]
     input_box: Address,
+}
+
+#[derive(Debug, clap::Args)]
+struct ValidateArgs {
+    #[command(flatten)]
+    chain: AppArgs,
     /// Another node's query API to compare with, output by output.
     #[arg(long, value_name = "NODE_URL")]
     against: Option<String>,
@@ -76,15 +83,8 @@ struct ValidateArgs {
 
 #[derive(Debug, clap::Args)]
 struct RunArgs {
-    /// L1 JSON-RPC endpoint.
-    #[arg(long, env = "CRUCIBLE_RPC", default_value = "http://127.0.0.1:8545")]
-    rpc: String,
-    /// The application contract.
-    #[arg(long, env = "CRUCIBLE_APP")]
-    app: Address,
-    /// The InputBox (default: the canonical v2.2.0 address).
-    #[arg(long, default_value_t = INPUT_BOX)]
-    input_box: Address,
+    #[command(flatten)]
+    chain: AppArgs,
     /// Private key (hex) that claims: the Authority's owner, or one of the Quorum's
     /// validators. Without it the node re-executes and checks every claim on chain against
     /// its own roots, and proves outputs against the roots the consensus accepted.
@@ -232,9 +232,9 @@ fn default_dapp() -> anyhow::Result<DappCommand> {
 async fn run(args: RunArgs) -> anyhow::Result<bool> {
     let dapp = dapp_command(&args.dapp)?;
     let config = NodeConfig {
-        rpc: args.rpc,
-        app: args.app,
-        input_box: args.input_box,
+        rpc: args.chain.rpc,
+        app: args.chain.app,
+        input_box: args.chain.input_box,
         claimer: args.key.as_deref().map(signer).transpose()?,
         db: args.db,
         dapp,
@@ -276,11 +276,16 @@ async fn run(args: RunArgs) -> anyhow::Result<bool> {
 async fn validate_app(args: ValidateArgs) -> anyhow::Result<bool> {
     let custom = !args.dapp.is_empty();
     let dapp = dapp_command(&args.dapp)?;
-    let provider = crucible_chain::provider(args.rpc.parse().context("bad RPC URL")?, None);
+    let AppArgs {
+        rpc,
+        app,
+        input_box,
+    } = args.chain;
+    let provider = crucible_chain::provider(rpc.parse().context("bad RPC URL")?, None);
     provider
         .get_chain_id()
         .await
-        .with_context(|| format!("no chain answers at {}", args.rpc))?;
+        .with_context(|| format!("no chain answers at {rpc}"))?;
     let machine = if custom {
         // Another DApp may be an emulated one: give it time.
         MachineConfig {
@@ -295,8 +300,8 @@ async fn validate_app(args: ValidateArgs) -> anyhow::Result<bool> {
         provider,
         &logs::LogReader::new(args.log_range),
         ValidateConfig {
-            app: args.app,
-            input_box: args.input_box,
+            app,
+            input_box,
             dapp,
             machine,
             against: args.against,
