@@ -16,7 +16,7 @@ pub(crate) enum Xtask {
     /// contracts from npm, a Python venv with onnxruntime, and the full Fashion-MNIST test
     /// set converted from Debian's dataset-fashion-mnist.
     Setup,
-    /// Everything CI runs: set-up, fmt, clippy, the core's dependency rule, the riscv64
+    /// Everything CI runs: set-up, fmt, clippy, the crates' dependency rules, the riscv64
     /// build, every Rust test (the riscv64 DApp against the native one included), the
     /// Foundry ABI tests, `crucible score` against onnxruntime on the 10,000 test images, and
     /// crucible-core's tests on riscv64 under qemu.
@@ -28,7 +28,8 @@ pub(crate) enum Xtask {
         #[arg(long, default_value_t = 3)]
         repeat: u32,
     },
-    /// Fail if crucible-core links an async runtime or HTTP stack.
+    /// Fail if a crate links what it must not: crucible-core an async runtime or HTTP stack,
+    /// the CLI or crucible-chain the node or SQLite.
     CheckDeps,
     /// Install the chain tools, build the release binaries and run `crucible demo`: a whole
     /// competition on a fresh local devnet, payouts executed on L1.
@@ -207,32 +208,41 @@ fn setup() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn check_deps() -> anyhow::Result<()> {
-    let tree = output(cargo().args([
-        "tree",
-        "-p",
+/// Crates that must not appear among a crate's normal dependencies, and why.
+const DEPENDENCY_RULES: [(&str, &[&str], &str); 3] = [
+    (
         "crucible-core",
-        "-e",
-        "normal",
-        "--prefix",
-        "none",
-    ]))?;
-    let banned: Vec<&str> = tree
-        .lines()
-        .filter(|l| {
-            ["tokio ", "hyper ", "reqwest ", "mio "]
-                .iter()
-                .any(|b| l.starts_with(b))
-        })
-        .collect();
-    ensure!(
-        banned.is_empty(),
-        "crucible-core must stay free of async and HTTP crates, found: {banned:?}"
-    );
-    eprintln!(
-        "crucible-core links no tokio, hyper, reqwest or mio ({} crates checked)",
-        tree.lines().count()
-    );
+        &["tokio", "hyper", "reqwest", "mio"],
+        "the state machine stays free of async and HTTP",
+    ),
+    (
+        "crucible-cli",
+        &["crucible-node", "rusqlite", "libsqlite3-sys", "plotters"],
+        "the CLI reaches the node over its API and L1 through crucible-chain",
+    ),
+    (
+        "crucible-chain",
+        &["crucible-node", "crucible-core", "rusqlite", "tract-onnx"],
+        "every party links the chain crate",
+    ),
+];
+
+fn check_deps() -> anyhow::Result<()> {
+    for (krate, banned, why) in DEPENDENCY_RULES {
+        let tree = output(cargo().args(["tree", "-p", krate, "-e", "normal", "--prefix", "none"]))?;
+        let found: Vec<&str> = tree
+            .lines()
+            .filter(|l| banned.iter().any(|b| l.starts_with(&format!("{b} "))))
+            .collect();
+        ensure!(
+            found.is_empty(),
+            "{krate} must not link {banned:?} ({why}), found: {found:?}"
+        );
+        eprintln!(
+            "{krate} links none of {banned:?} ({} crates checked)",
+            tree.lines().count()
+        );
+    }
     Ok(())
 }
 
