@@ -11,6 +11,10 @@ test images for `crucible score` to match exactly.
 
     python3 -m venv /tmp/gen && /tmp/gen/bin/pip install torch onnx onnxruntime numpy
     /tmp/gen/bin/python models/generate.py   # about 3 minutes on 2 CPU cores
+
+`generate.py exporters` writes only the models that end in what exporters commonly write
+(Softmax, LogSoftmax, GELU's Erf, Sigmoid, Tanh, Clip, average pooling, a mean over the
+image), leaving the three baselines (and their CIDs) alone.
 """
 
 import base64
@@ -67,6 +71,57 @@ class Cnn(nn.Module):
         return self.fc2(torch.relu(self.fc1(x)))
 
 
+class Gelu(nn.Module):
+    """MLP 784-64-10 with the exact (erf) GELU, ending in Softmax: probabilities out."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 64)
+        self.fc2 = nn.Linear(64, 10)
+        self.probabilities = False
+
+    def forward(self, x):
+        x = torch.flatten(x, 1) / 255.0
+        logits = self.fc2(nn.functional.gelu(self.fc1(x)))
+        return torch.softmax(logits, dim=1) if self.probabilities else logits
+
+
+class Squash(nn.Module):
+    """MLP 784-64-32-10 with Sigmoid, a clamp and Tanh, ending in LogSoftmax."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 64)
+        self.fc2 = nn.Linear(64, 32)
+        self.fc3 = nn.Linear(32, 10)
+        self.probabilities = False
+
+    def forward(self, x):
+        x = torch.flatten(x, 1) / 255.0
+        h = torch.sigmoid(self.fc1(x))
+        h = torch.tanh(torch.clamp(self.fc2(h), -3.0, 3.0))
+        logits = self.fc3(h)
+        return torch.log_softmax(logits, dim=1) if self.probabilities else logits
+
+
+class AvgCnn(nn.Module):
+    """CNN with average pooling and a global mean: conv3x3x8, avgpool, conv3x3x16, mean, 16-10."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3, padding=1)
+        self.conv2 = nn.Conv2d(8, 16, 3, padding=1)
+        self.fc = nn.Linear(16, 10)
+        self.probabilities = False
+
+    def forward(self, x):
+        x = x / 255.0
+        x = nn.functional.avg_pool2d(torch.relu(self.conv1(x)), 2)
+        x = torch.relu(self.conv2(x))
+        x = torch.mean(x, dim=(2, 3))
+        return self.fc(x)
+
+
 def macs_per_sample(model):
     total = 0
 
@@ -115,8 +170,10 @@ def cid_of(data):
     return "b" + base64.b32encode(raw).decode().lower().rstrip("=")
 
 
-def export(name, model, description, test_x, test_y):
+def export(name, model, description, test_x, test_y, output="logits"):
     model.eval()
+    if hasattr(model, "probabilities"):
+        model.probabilities = True
     out_dir = os.path.join(HERE, name)
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "model.onnx")
@@ -125,9 +182,9 @@ def export(name, model, description, test_x, test_y):
         (torch.zeros(1, 1, 28, 28),),
         path,
         input_names=["x"],
-        output_names=["logits"],
+        output_names=[output],
         opset_version=OPSET,
-        dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}},
+        dynamic_axes={"x": {0: "batch"}, output: {0: "batch"}},
         dynamo=False,
     )
     proto = onnx.load(path)
@@ -147,7 +204,7 @@ def export(name, model, description, test_x, test_y):
         "opset": OPSET,
         "producer": f"torch {torch.__version__} (torch.onnx.export, dynamo=False)",
         "input": {"name": "x", "dtype": "float32", "shape": ["batch", 1, 28, 28]},
-        "output": {"name": "logits", "dtype": "float32", "shape": ["batch", 10]},
+        "output": {"name": output, "dtype": "float32", "shape": ["batch", 10]},
         "params": graph_params(proto),
         "trainable_params": int(sum(p.numel() for p in model.parameters())),
         "macs_per_sample": macs_per_sample(model),
@@ -168,11 +225,31 @@ def export(name, model, description, test_x, test_y):
     print(name, manifest["onnxruntime"]["correct"], "/ 10000", file=sys.stderr)
 
 
+def exporters(train_x, train_y, test_x, test_y):
+    torch.manual_seed(4)
+    gelu = Gelu()
+    train(gelu, train_x, train_y, epochs=2, batch=64, lr=0.01, seed=4)
+    export("mlp-gelu-softmax", gelu, "MLP 784-64-10 with exact GELU, exported with a final Softmax (probabilities), two epochs on 60,000 images", test_x, test_y, "probabilities")
+
+    torch.manual_seed(5)
+    squash = Squash()
+    train(squash, train_x, train_y, epochs=2, batch=64, lr=0.05, seed=5)
+    export("mlp-sigmoid-logsoftmax", squash, "MLP 784-64-32-10 with Sigmoid, clamp and Tanh, exported with a final LogSoftmax, two epochs on 60,000 images", test_x, test_y, "log_probabilities")
+
+    torch.manual_seed(6)
+    cnn = AvgCnn()
+    train(cnn, train_x, train_y, epochs=2, batch=64, lr=0.02, seed=6)
+    export("cnn-avgpool", cnn, "CNN with average pooling and a global mean (conv3x3x8, avgpool 2, conv3x3x16, mean over the image, 16-10), two epochs on 60,000 images", test_x, test_y)
+
+
 def main():
     torch.manual_seed(0)
     torch.set_num_threads(2)
     train_x, train_y = idx("train-images-idx3-ubyte.gz"), idx("train-labels-idx1-ubyte.gz")
     test_x, test_y = idx("t10k-images-idx3-ubyte.gz"), idx("t10k-labels-idx1-ubyte.gz")
+    if sys.argv[1:] == ["exporters"]:
+        exporters(train_x, train_y, test_x, test_y)
+        return
 
     torch.manual_seed(1)
     weak = Mlp(32)
@@ -188,6 +265,8 @@ def main():
     cnn = Cnn()
     train(cnn, train_x, train_y, epochs=3, batch=64, lr=0.01, seed=3)
     export("cnn", cnn, "LeNet-style CNN (conv5x5x8, pool, conv5x5x16, pool, 256-64-10), three epochs on 60,000 images", test_x, test_y)
+
+    exporters(train_x, train_y, test_x, test_y)
 
 
 if __name__ == "__main__":

@@ -207,9 +207,28 @@ const CASES: &[&str] = &[
     "parse-f32",
     "memory-params",
     "memory-batch",
+    "exp",
+    "log",
+    "tanh",
+    "sigmoid",
+    "erf",
+    "softmax-row",
+    "softmax-short-lanes",
+    "logsoftmax-row",
+    "clip",
+    "dropout",
+    "reducesum-last",
+    "reducemean-spatial",
+    "reducemax-middle",
+    "globalavgpool",
+    "avgpool-2x2",
+    "avgpool-3x3-pad",
     "mlp-baseline",
     "mlp",
     "cnn",
+    "mlp-gelu-softmax",
+    "mlp-sigmoid-logsoftmax",
+    "cnn-avgpool",
 ];
 
 fn case(name: &str) -> Option<Case> {
@@ -546,6 +565,84 @@ fn case(name: &str) -> Option<Case> {
         ),
         "mlp" => committed("mlp", include_bytes!("../../../models/mlp/model.onnx")),
         "cnn" => committed("cnn", include_bytes!("../../../models/cnn/model.onnx")),
+        "mlp-gelu-softmax" => committed(
+            "mlp-gelu-softmax",
+            include_bytes!("../../../models/mlp-gelu-softmax/model.onnx"),
+        ),
+        "mlp-sigmoid-logsoftmax" => committed(
+            "mlp-sigmoid-logsoftmax",
+            include_bytes!("../../../models/mlp-sigmoid-logsoftmax/model.onnx"),
+        ),
+        "cnn-avgpool" => committed(
+            "cnn-avgpool",
+            include_bytes!("../../../models/cnn-avgpool/model.onnx"),
+        ),
+        // The operators `crucible_core::ops` computes, on features in (-0.5, 0.5).
+        "exp" | "tanh" | "sigmoid" | "erf" => {
+            let op = match name {
+                "exp" => "Exp",
+                "tanh" => "Tanh",
+                "sigmoid" => "Sigmoid",
+                _ => "Erf",
+            };
+            unary(op, &[4096], |b, x| b.node(op, &[x], vec![]))
+        }
+        "log" => unary("Log", &[4096], |b, x| {
+            let s = b.node("Sigmoid", &[x], vec![]);
+            b.node("Log", &[&s], vec![])
+        }),
+        "softmax-row" => unary("Softmax", &[1000], |b, x| {
+            b.node("Softmax", &[x], vec![int("axis", 1)])
+        }),
+        "softmax-short-lanes" => unary("Softmax", &[512, 2], |b, x| {
+            b.node("Softmax", &[x], vec![int("axis", -1)])
+        }),
+        "logsoftmax-row" => unary("LogSoftmax", &[1000], |b, x| {
+            b.node("LogSoftmax", &[x], vec![int("axis", 1)])
+        }),
+        "clip" => unary("Clip", &[4096], |b, x| {
+            let (low, high) = (b.fill(&[], -0.25), b.fill(&[], 0.25));
+            b.node("Clip", &[x, &low, &high], vec![])
+        }),
+        "dropout" => unary("Dropout", &[4096], |b, x| {
+            let ratio = b.fill(&[], 0.5);
+            b.node("Dropout", &[x, &ratio], vec![])
+        }),
+        "reducesum-last" => unary("ReduceSum", &[64, 64], |b, x| {
+            let axes = b.int64s(&[2]);
+            b.node("ReduceSum", &[x, &axes], vec![])
+        }),
+        "reducemean-spatial" => unary("ReduceMean", &[8, 16, 16], |b, x| {
+            b.node("ReduceMean", &[x], vec![ints("axes", &[2, 3])])
+        }),
+        "reducemax-middle" => unary("ReduceMax", &[16, 64, 4], |b, x| {
+            b.node(
+                "ReduceMax",
+                &[x],
+                vec![ints("axes", &[2]), int("keepdims", 0)],
+            )
+        }),
+        "globalavgpool" => unary("GlobalAveragePool", &[8, 16, 16], |b, x| {
+            b.node("GlobalAveragePool", &[x], vec![])
+        }),
+        "avgpool-2x2" => unary("AveragePool", &[8, 16, 16], |b, x| {
+            b.node(
+                "AveragePool",
+                &[x],
+                vec![ints("kernel_shape", &[2, 2]), ints("strides", &[2, 2])],
+            )
+        }),
+        "avgpool-3x3-pad" => unary("AveragePool", &[4, 16, 16], |b, x| {
+            b.node(
+                "AveragePool",
+                &[x],
+                vec![
+                    ints("kernel_shape", &[3, 3]),
+                    ints("pads", &[1, 1, 1, 1]),
+                    int("count_include_pad", 1),
+                ],
+            )
+        }),
         _ => return None,
     })
 }

@@ -211,6 +211,107 @@ impl GraphBuilder {
     }
 }
 
+/// Small classifiers of Fashion-MNIST's `[1, 28, 28]` images that use every operator
+/// [`crate::ops`] computes itself, and the other operators allowed since: `Softmax`,
+/// `LogSoftmax`, `Tanh`, `Sigmoid`, `Exp`, `Log`, `Erf` (in the GELU pattern exporters
+/// write), `Clip`, `Dropout`, `AveragePool`, `GlobalAveragePool`, `ReduceSum` (axes as an
+/// operand, opset 13), `ReduceMean` and `ReduceMax`. The golden tests record their output
+/// bits on the host and check them on riscv64; the calibration probe measures them.
+pub fn operator_zoo() -> Vec<(&'static str, Vec<u8>)> {
+    /// `x / 255`, flattened, through a `Gemm` to `n` features.
+    fn features(b: &mut GraphBuilder, n: usize) -> String {
+        let scale = b.fill(&[], 1.0 / 255.0);
+        let x = b.node("Mul", &["x", &scale], vec![]);
+        let flat = b.node("Flatten", &[&x], vec![int("axis", 1)]);
+        dense(b, &flat, 784, n)
+    }
+    fn dense(b: &mut GraphBuilder, x: &str, k: usize, n: usize) -> String {
+        let w = b.weights(&[n, k]);
+        let bias = b.weights(&[n]);
+        b.node("Gemm", &[x, &w, &bias], vec![int("transB", 1)])
+    }
+    let softmax = {
+        let mut b = GraphBuilder::new(&[1, 28, 28], None);
+        let h = features(&mut b, 32);
+        let h = b.node("Tanh", &[&h], vec![]);
+        let logits = dense(&mut b, &h, 32, 10);
+        let p = b.node("Softmax", &[&logits], vec![int("axis", 1)]);
+        b.finish(&p)
+    };
+    let gelu = {
+        let mut b = GraphBuilder::new(&[1, 28, 28], None);
+        let h = features(&mut b, 32);
+        // GELU as exporters write it: x · 0.5 · (1 + erf(x / √2)).
+        let root2 = b.fill(&[], std::f32::consts::SQRT_2);
+        let one = b.fill(&[], 1.0);
+        let half = b.fill(&[], 0.5);
+        let scaled = b.node("Div", &[&h, &root2], vec![]);
+        let erf = b.node("Erf", &[&scaled], vec![]);
+        let shifted = b.node("Add", &[&erf, &one], vec![]);
+        let gated = b.node("Mul", &[&h, &shifted], vec![]);
+        let g = b.node("Mul", &[&gated, &half], vec![]);
+        let logits = dense(&mut b, &g, 32, 10);
+        let p = b.node("LogSoftmax", &[&logits], vec![int("axis", -1)]);
+        b.finish(&p)
+    };
+    let squashing = {
+        let mut b = GraphBuilder::new(&[1, 28, 28], None);
+        let h = features(&mut b, 16);
+        let s = b.node("Sigmoid", &[&h], vec![]);
+        let (low, high) = (b.fill(&[], 0.05), b.fill(&[], 0.95));
+        let c = b.node("Clip", &[&s, &low, &high], vec![]);
+        let l = b.node("Log", &[&c], vec![]);
+        let e = b.node("Exp", &[&l], vec![]);
+        let ratio = b.fill(&[], 0.25);
+        let d = b.node("Dropout", &[&e, &ratio], vec![]);
+        dense_out(b, &d, 16)
+    };
+    fn dense_out(mut b: GraphBuilder, x: &str, k: usize) -> Vec<u8> {
+        let y = dense(&mut b, x, k, 10);
+        b.finish(&y)
+    }
+    let pools = {
+        let mut b = GraphBuilder::new(&[1, 28, 28], None);
+        let scale = b.fill(&[], 1.0 / 255.0);
+        let x = b.node("Mul", &["x", &scale], vec![]);
+        let w = b.weights(&[4, 1, 3, 3]);
+        let bias = b.weights(&[4]);
+        let c = b.node(
+            "Conv",
+            &[&x, &w, &bias],
+            vec![ints("kernel_shape", &[3, 3]), ints("pads", &[1, 1, 1, 1])],
+        );
+        let p = b.node(
+            "AveragePool",
+            &[&c],
+            vec![
+                ints("kernel_shape", &[3, 3]),
+                ints("strides", &[2, 2]),
+                ints("pads", &[1, 1, 1, 1]),
+            ],
+        );
+        let global = b.node("GlobalAveragePool", &[&p], vec![]);
+        let global = b.node("Flatten", &[&global], vec![int("axis", 1)]);
+        let max = b.node(
+            "ReduceMax",
+            &[&p],
+            vec![ints("axes", &[2, 3]), int("keepdims", 0)],
+        );
+        let axes = b.int64s(&[3]);
+        let rows = b.node("ReduceSum", &[&p, &axes], vec![]);
+        let mean = b.node("ReduceMean", &[&rows], vec![ints("axes", &[2])]);
+        let mean = b.node("Flatten", &[&mean], vec![int("axis", 1)]);
+        let all = b.node("Concat", &[&global, &max, &mean], vec![int("axis", 1)]);
+        dense_out(b, &all, 12)
+    };
+    vec![
+        ("softmax-tanh", softmax),
+        ("gelu-logsoftmax", gelu),
+        ("sigmoid-clip-log-exp-dropout", squashing),
+        ("avgpool-reduce", pools),
+    ]
+}
+
 /// Hostile models and datasets: the classes of input that stall or crash a naive scorer,
 /// for the tests of every layer (core, DApp, node) and the fuzz corpus.
 pub mod hostile {

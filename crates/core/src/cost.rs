@@ -42,25 +42,39 @@ use tract_onnx::pb::{self, tensor_proto::DataType};
 /// docs/DESIGN.md lists the measurements.
 pub const COEFFICIENTS: &[(&str, u64)] = &[
     ("Add", 40_000),
+    ("AveragePool", 24_000),
     ("BatchNormalization", 40_000),
     ("Concat", 9_000),
     ("Constant", 0),
     ("Conv", 6_600),
     ("Conv/grouped", 8_000),
+    ("Clip", 24_000),
     ("Div", 40_000),
+    ("Dropout", 6_000),
+    ("Erf", 130_000),
+    ("Exp", 100_000),
     ("Flatten", 5_000),
+    ("GlobalAveragePool", 40_000),
     ("Gemm", 5_600),
     ("Identity", 6_000),
     ("LeakyRelu", 14_000),
+    ("Log", 120_000),
+    ("LogSoftmax", 120_000),
     ("MatMul", 6_000),
     ("Max", 40_000),
     ("MaxPool", 72_000),
     ("Min", 40_000),
     ("Mul", 40_000),
+    ("ReduceMax", 45_000),
+    ("ReduceMean", 40_000),
+    ("ReduceSum", 40_000),
     ("Relu", 23_000),
     ("Reshape", 5_000),
+    ("Sigmoid", 110_000),
+    ("Softmax", 120_000),
     ("Squeeze", 5_000),
     ("Sub", 40_000),
+    ("Tanh", 150_000),
     ("Transpose", 25_000),
     ("Unsqueeze", 5_000),
 ];
@@ -298,6 +312,19 @@ fn known_attribute(op: &str, attr: &str) -> bool {
             "strides",
         ],
         "Gemm" => &["alpha", "beta", "transA", "transB"],
+        "Softmax" | "LogSoftmax" => &["axis"],
+        "Clip" => &["min", "max"],
+        "Dropout" => &["ratio", "seed"],
+        "ReduceMean" | "ReduceSum" | "ReduceMax" => &["axes", "keepdims", "noop_with_empty_axes"],
+        "AveragePool" => &[
+            "auto_pad",
+            "ceil_mode",
+            "count_include_pad",
+            "dilations",
+            "kernel_shape",
+            "pads",
+            "strides",
+        ],
         "Reshape" => &["allowzero"],
         "Squeeze" | "Unsqueeze" => &["axes"],
         "Transpose" => &["perm"],
@@ -656,6 +683,32 @@ pub fn analyse(
     run.folded_work = capped(folded_work);
     run.folded_elements = capped(folded_elements);
     Ok(run)
+}
+
+/// `x`, if a transcendental or reducing operator may take it: float32, and computed from
+/// the model's input. tract folds an operator over constants while it types the model, with
+/// its own kernels rather than the deterministic ones ([`crate::ops`]).
+fn computed_float<'v>(x: &'v Value, op: &str, at: &str) -> Result<&'v Value, String> {
+    if x.dtype != DataType::Float as i32 {
+        return Err(format!("{at}: {op} is computed on float32 only"));
+    }
+    if x.constant {
+        return Err(format!(
+            "{at}: {op} of constants only; fold it into the initializers before exporting"
+        ));
+    }
+    Ok(x)
+}
+
+/// Refuses an operator over the batch axis (axis 0): each row's outputs would depend on the
+/// other rows of its batch, and on how the scorer cuts the data into batches.
+fn not_across_rows(axes: &[usize], at: &str) -> Result<(), String> {
+    if axes.contains(&0) {
+        return Err(format!(
+            "{at}: it runs over axis 0, the batch: a row's outputs would depend on the other rows of its batch"
+        ));
+    }
+    Ok(())
 }
 
 /// What one node produces and costs.
@@ -1107,13 +1160,121 @@ fn infer<'v>(
                 scratch: im2col,
             }
         }
-        "MaxPool" => {
+        "Exp" | "Log" | "Tanh" | "Sigmoid" | "Erf" => {
+            let x = computed_float(input(0)?, op, at)?;
+            same(x, x.elements())
+        }
+        "Softmax" | "LogSoftmax" => {
+            let x = computed_float(input(0)?, op, at)?;
+            let ax = axis(a.int("axis", -1), x.shape.len(), at)?;
+            not_across_rows(&[ax], at)?;
+            same(x, x.elements())
+        }
+        "Clip" => {
+            let x = input(0)?;
+            for k in 1..3 {
+                if let Some(bound) = inputs.get(k).copied().flatten()
+                    && !(bound.constant && bound.shape.is_empty())
+                {
+                    return Err(format!(
+                        "{at}: a bound must be a constant scalar, input {k} is {:?}",
+                        bound.shape
+                    ));
+                }
+            }
+            same(x, mul(x.elements(), 2, at)?)
+        }
+        "Dropout" => {
+            if inputs.len() > 2 {
+                return Err(format!(
+                    "{at}: a training_mode input is not supported; export the model in inference mode"
+                ));
+            }
+            if let Some(ratio) = inputs.get(1).copied().flatten()
+                && !ratio.constant
+            {
+                return Err(format!("{at}: the ratio must be a constant"));
+            }
+            let x = input(0)?;
+            same(x, x.elements())
+        }
+        "ReduceMean" | "ReduceSum" | "ReduceMax" => {
+            let x = computed_float(input(0)?, op, at)?;
+            let rank = x.shape.len();
+            let listed: Vec<i64> = match (a.ints("axes"), inputs.get(1).copied().flatten()) {
+                (Some(v), None) => v.to_vec(),
+                (None, Some(v)) if v.constant && v.shape.len() == 1 => {
+                    v.ints.clone().ok_or_else(|| {
+                        format!("{at}: the axes operand must be a constant int64 vector")
+                    })?
+                }
+                (None, None) => Vec::new(),
+                _ => {
+                    return Err(format!(
+                        "{at}: axes must be given at most once, as an attribute or a constant operand"
+                    ));
+                }
+            };
+            let mut axes: Vec<usize> = listed
+                .iter()
+                .map(|&v| axis(v, rank, at))
+                .collect::<Result<_, _>>()?;
+            axes.sort_unstable();
+            axes.dedup();
+            if axes.len() != listed.len() {
+                return Err(format!("{at}: axes {listed:?} repeat"));
+            }
+            if axes.is_empty() {
+                if a.int("noop_with_empty_axes", 0) == 1 {
+                    return Ok(same(x, x.elements()));
+                }
+                axes = (0..rank).collect();
+            }
+            not_across_rows(&axes, at)?;
+            let keep = a.int("keepdims", 1) != 0;
+            let shape: Vec<u64> = x
+                .shape
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &d)| match (axes.contains(&i), keep) {
+                    (false, _) => Some(d),
+                    (true, true) => Some(1),
+                    (true, false) => None,
+                })
+                .collect();
+            let outputs = product(&shape, at)?;
+            Step {
+                value: Value::computed(shape, x.dtype, false),
+                units: sum(&[x.elements(), outputs], at)?,
+                macs: 0,
+                scratch: 0,
+            }
+        }
+        "GlobalAveragePool" => {
+            let x = computed_float(input(0)?, op, at)?;
+            if x.shape.len() < 3 {
+                return Err(format!("{at}: input {:?} has no spatial axes", x.shape));
+            }
+            let mut shape = x.shape[..2].to_vec();
+            shape.resize(x.shape.len(), 1);
+            let outputs = product(&shape, at)?;
+            Step {
+                value: Value::computed(shape, x.dtype, false),
+                units: sum(&[x.elements(), outputs], at)?,
+                macs: 0,
+                scratch: 0,
+            }
+        }
+        "MaxPool" | "AveragePool" => {
             let x = input(0)?;
             if x.shape.len() < 3 {
                 return Err(format!("{at}: input {:?} has no spatial axes", x.shape));
             }
             if a.int("storage_order", 0) != 0 {
                 return Err(format!("{at}: storage_order 1 is not supported"));
+            }
+            if !(0..=1).contains(&a.int("count_include_pad", 0)) {
+                return Err(format!("{at}: count_include_pad must be 0 or 1"));
             }
             let kernel: Vec<u64> = a
                 .ints("kernel_shape")

@@ -23,6 +23,7 @@ mod ledger;
 pub mod limits;
 pub mod metrics;
 pub mod model;
+pub mod ops;
 mod outputs;
 mod reject;
 mod state;

@@ -7,31 +7,45 @@ use std::collections::BTreeSet;
 
 /// ONNX operators a model may use unless a competition narrows the list. Every one of them
 /// is arithmetic that the host (with [`crate::determinism::CPU_ISA`]) and the RISC-V generic
-/// kernels compute bit for bit the same, or pure data movement. Operators whose kernels use
-/// transcendental approximations per architecture (Exp, Softmax, Sigmoid, Tanh, Erf…) and
-/// reductions are left out until a host ↔ riscv64 test covers them; operators that allocate
-/// from a runtime shape (ConstantOfShape, Expand, Tile, Range…) and control flow
-/// (If, Loop, Scan) are left out for safety.
+/// kernels compute bit for bit the same, pure data movement, or one that [`crate::ops`]
+/// computes itself in one order of f32 operations (Exp, Log, Tanh, Sigmoid, Erf, Softmax,
+/// LogSoftmax, ReduceSum/Mean/Max, GlobalAveragePool's sum); the golden tests prove each
+/// host ↔ riscv64. Operators that allocate from a runtime shape (ConstantOfShape, Expand,
+/// Tile, Range…) and control flow (If, Loop, Scan) are left out for safety.
 pub const DEFAULT_OPS: &[&str] = &[
     "Add",
+    "AveragePool",
     "BatchNormalization",
+    "Clip",
     "Concat",
     "Constant",
     "Conv",
     "Div",
+    "Dropout",
+    "Erf",
+    "Exp",
     "Flatten",
     "Gemm",
+    "GlobalAveragePool",
     "Identity",
     "LeakyRelu",
+    "Log",
+    "LogSoftmax",
     "MatMul",
     "Max",
     "MaxPool",
     "Min",
     "Mul",
+    "ReduceMax",
+    "ReduceMean",
+    "ReduceSum",
     "Relu",
     "Reshape",
+    "Sigmoid",
+    "Softmax",
     "Squeeze",
     "Sub",
+    "Tanh",
     "Transpose",
     "Unsqueeze",
 ];

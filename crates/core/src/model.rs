@@ -78,7 +78,11 @@ impl std::fmt::Debug for Model {
 fn arity(op: &str) -> (usize, usize) {
     match op {
         "Constant" => (0, 0),
-        "Relu" | "Identity" | "Flatten" | "LeakyRelu" | "Transpose" | "MaxPool" => (1, 1),
+        "Relu" | "Identity" | "Flatten" | "LeakyRelu" | "Transpose" | "MaxPool" | "AveragePool"
+        | "GlobalAveragePool" | "Exp" | "Log" | "Tanh" | "Sigmoid" | "Erf" | "Softmax"
+        | "LogSoftmax" => (1, 1),
+        "ReduceMean" | "ReduceSum" | "ReduceMax" => (1, 2),
+        "Clip" | "Dropout" => (1, 3),
         "Add" | "Sub" | "Mul" | "Div" | "MatMul" | "Reshape" => (2, 2),
         "Squeeze" | "Unsqueeze" => (1, 2),
         "Gemm" | "Conv" => (2, 3),
@@ -591,6 +595,8 @@ impl Model {
                 Ok(typed) => typed,
                 Err(reason) => return Ok(Err(reason)),
             };
+            let mut typed = typed;
+            crate::ops::make_deterministic(&mut typed)?;
             let plan = typed.into_optimized()?.into_runnable()?;
             Ok(Ok(Self {
                 info: info.clone(),

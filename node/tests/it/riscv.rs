@@ -113,6 +113,21 @@ fn script() -> Vec<(Address, u64, Vec<u8>)> {
             ));
         }
     }
+    // Models that end in what exporters write, through crucible-core's own operators
+    // (Softmax, LogSoftmax, GELU's Erf, Sigmoid, Tanh, Clip, AveragePool, ReduceMean).
+    for m in ["mlp-gelu-softmax", "mlp-sigmoid-logsoftmax", "cnn-avgpool"] {
+        let model = upload(&mut inputs, ALICE, &read(&format!("models/{m}/model.onnx")));
+        inputs.push((
+            ALICE,
+            START,
+            ICrucible::evaluateCall {
+                modelCid: model.to_bytes().into(),
+                dataCid: val.to_bytes().into(),
+                metric: Metric::Accuracy,
+            }
+            .abi_encode(),
+        ));
+    }
     upload(&mut inputs, SPONSOR, &test_bytes);
     inputs.push((
         SPONSOR,
@@ -184,6 +199,6 @@ async fn the_riscv64_dapp_produces_the_native_dapps_bytes() {
         riscv.process(state).await.unwrap(),
     );
     assert_eq!(a, b, "the state hashes differ");
-    // Every input was accepted: 3 submissions and 9 evaluations scored, 3 finalists paid.
-    assert_eq!((accepted, evaluated, vouchers), (total, 12, 3));
+    // Every input was accepted: 3 submissions and 12 evaluations scored, 3 finalists paid.
+    assert_eq!((accepted, evaluated, vouchers), (total, 15, 3));
 }

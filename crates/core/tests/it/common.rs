@@ -33,6 +33,21 @@ pub(crate) fn manifest(model: &str) -> serde_json::Value {
         .expect("MANIFEST.json parses")
 }
 
+/// The sponsor's baseline and the two trainers' models of the demo.
+pub(crate) const BASELINES: [&str; 3] = ["mlp-baseline", "mlp", "cnn"];
+
+/// Every committed model: the baselines, and those exported with the operators exporters
+/// commonly end in (Softmax, LogSoftmax, GELU's Erf, Sigmoid, Tanh, Clip, average pooling,
+/// a mean over the image).
+pub(crate) const MODELS: [&str; 6] = [
+    "mlp-baseline",
+    "mlp",
+    "cnn",
+    "mlp-gelu-softmax",
+    "mlp-sigmoid-logsoftmax",
+    "cnn-avgpool",
+];
+
 pub(crate) fn model(name: &str) -> Vec<u8> {
     read(&format!("models/{name}/model.onnx"))
 }

@@ -3,6 +3,10 @@
 //! Because the CPU-ISA knob pins the kernels, this holds on any x86_64 machine (AVX-512 or
 //! not) and is the value the riscv64 build must reproduce.
 //!
+//! The same holds for the operator zoo (`builder::operator_zoo`): one small model per
+//! operator that `crucible_core::ops` computes itself, recorded in
+//! `crates/core/tests/golden-ops.json`.
+//!
 //! `CRUCIBLE_UPDATE_FIXTURES=1` rewrites the files.
 
 use crate::common::*;
@@ -31,7 +35,7 @@ fn output_digest(model_bytes: &[u8], data_bytes: &[u8]) -> (String, usize) {
 #[test]
 fn model_outputs_are_bit_identical_to_the_recorded_ones() {
     let update = std::env::var_os("CRUCIBLE_UPDATE_FIXTURES").is_some();
-    for name in ["mlp-baseline", "mlp", "cnn"] {
+    for name in MODELS {
         let (digest, floats) = output_digest(&model(name), &val_set());
         let path = repo().join(format!("models/{name}/expected.json"));
         let expected = serde_json::json!({
@@ -56,4 +60,51 @@ fn model_outputs_are_bit_identical_to_the_recorded_ones() {
             "{name}: output bits changed"
         );
     }
+}
+
+#[test]
+fn operator_zoo_outputs_are_bit_identical_to_the_recorded_ones() {
+    let update = std::env::var_os("CRUCIBLE_UPDATE_FIXTURES").is_some();
+    let path = repo().join("crates/core/tests/golden-ops.json");
+    let mut digests = serde_json::Map::new();
+    let val = val_set();
+    for (name, bytes) in crucible_core::builder::operator_zoo() {
+        let model = Model::load(&bytes, &Limits::default())
+            .unwrap_or_else(|e| panic!("{name} is refused: {e}"));
+        let (digest, floats) = output_digest(&bytes, &val);
+        // Every output is finite: the zoo exercises the operators, not their overflow.
+        let data = Dataset::parse(&val, 100_000).unwrap();
+        let mut x = Vec::new();
+        data.extend_features(0, EVAL_BATCH, &mut x);
+        assert!(
+            model
+                .run(x, EVAL_BATCH)
+                .unwrap()
+                .iter()
+                .all(|v| v.is_finite()),
+            "{name}"
+        );
+        digests.insert(
+            name.to_string(),
+            serde_json::json!({ "outputs": floats, "outputs_f32_le_sha256": digest }),
+        );
+    }
+    let expected = serde_json::json!({
+        "dataset": "data/fashion-mnist/val-1k.safetensors",
+        "batch": EVAL_BATCH,
+        "models": digests,
+    });
+    if update {
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&expected).unwrap() + "\n",
+        )
+        .unwrap();
+    }
+    let recorded: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(
+        recorded, expected,
+        "operator zoo output bits changed (CRUCIBLE_UPDATE_FIXTURES=1 records them)"
+    );
 }

@@ -3,7 +3,13 @@
 
 use crate::common::*;
 use alloy_sol_types::SolCall;
-use crucible_core::{Cid, Limits, abi, dataset::Dataset, eval, model::Model};
+use crucible_core::{
+    Cid, Limits, abi,
+    builder::{GraphBuilder, int},
+    dataset::Dataset,
+    eval,
+    model::Model,
+};
 use crucible_types::abi::ICrucible;
 use prost::Message;
 use tract_onnx::pb::{self, tensor_proto::DataType};
@@ -90,8 +96,8 @@ fn hostile_models() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             "not in the allow-list",
         ),
         (
-            "softmax (unverified kernels)",
-            edit(|m| node(m, "Relu").op_type = "Softmax".into()),
+            "an operator without a proven kernel (Softplus)",
+            edit(|m| node(m, "Relu").op_type = "Softplus".into()),
             "not in the allow-list",
         ),
         (
@@ -221,7 +227,64 @@ fn hostile_models() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             }),
             "at least 2 classes",
         ),
+        (
+            "exp of constants (tract would fold it with its own kernels)",
+            zoo_like(|b, x| {
+                let c = b.fill(&[10], 0.5);
+                let e = b.node("Exp", &[&c], vec![]);
+                b.node("Add", &[x, &e], vec![])
+            }),
+            "Exp of constants only",
+        ),
+        (
+            "softmax across the rows of a batch",
+            zoo_like(|b, x| b.node("Softmax", &[x], vec![int("axis", 0)])),
+            "runs over axis 0, the batch",
+        ),
+        (
+            "a reduction over every axis, the batch included",
+            zoo_like(|b, x| {
+                let m = b.node("ReduceMean", &[x], vec![int("keepdims", 1)]);
+                b.node("Add", &[x, &m], vec![])
+            }),
+            "runs over axis 0, the batch",
+        ),
+        (
+            "a reduction whose axes are computed",
+            zoo_like(|b, x| {
+                let shape = b.node("Relu", &[x], vec![]);
+                b.node("ReduceSum", &[x, &shape], vec![])
+            }),
+            "axes must be given at most once",
+        ),
+        (
+            "dropout in training mode",
+            zoo_like(|b, x| {
+                let ratio = b.fill(&[], 0.5);
+                let training = b.fill(&[], 1.0);
+                b.node("Dropout", &[x, &ratio, &training], vec![])
+            }),
+            "export the model in inference mode",
+        ),
+        (
+            "a clip bound computed from the input",
+            zoo_like(|b, x| {
+                let low = b.node("Relu", &[x], vec![]);
+                b.node("Clip", &[x, &low], vec![])
+            }),
+            "a bound must be a constant scalar",
+        ),
     ]
+}
+
+/// A classifier of the validation images: `x / 255 → Gemm to 10 → f → (Flatten)`.
+fn zoo_like(f: impl FnOnce(&mut GraphBuilder, &str) -> String) -> Vec<u8> {
+    let mut b = GraphBuilder::new(&[1, 28, 28], None);
+    let flat = b.node("Flatten", &["x"], vec![int("axis", 1)]);
+    let w = b.weights(&[10, 784]);
+    let logits = b.node("Gemm", &[&flat, &w], vec![int("transB", 1)]);
+    let y = f(&mut b, &logits);
+    b.finish(&y)
 }
 
 #[test]

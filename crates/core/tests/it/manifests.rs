@@ -6,7 +6,7 @@ use crucible_core::{Cid, Limits, abi, dataset::Dataset, eval, model::Model};
 
 #[test]
 fn manifests_match_the_files_and_the_scorer() {
-    for name in ["mlp-baseline", "mlp", "cnn"] {
+    for name in MODELS {
         let m = manifest(name);
         let bytes = model(name);
         assert_eq!(bytes.len() as u64, m["bytes"].as_u64().unwrap(), "{name}");
@@ -93,7 +93,7 @@ fn cost_table() -> String {
         "| model | MACs/sample | work/run (32 rows) | work/sample | load work | largest tensor | run memory (bytes) | `evaluate` on val-1k |".to_string(),
         "|---|---|---|---|---|---|---|---|".to_string(),
     ];
-    for name in ["mlp-baseline", "mlp", "cnn"] {
+    for name in BASELINES {
         let m =
             Model::load_for(&model(name), &Limits::default(), Some(&data.sample_shape)).unwrap();
         let i = &m.info;

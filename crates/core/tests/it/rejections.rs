@@ -217,7 +217,7 @@ fn incompatible_test_set_and_specs() {
             "limits.maxParams",
         ),
         (
-            Box::new(|s| s.limits.allowedOps = vec!["Softmax".into()]),
+            Box::new(|s| s.limits.allowedOps = vec!["Softplus".into()]),
             "does not support",
         ),
         (Box::new(|s| s.limits.maxOpset = 99), "opset range"),
