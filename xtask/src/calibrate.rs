@@ -510,3 +510,104 @@ pub(crate) fn calibrate_with(build: &crate::riscv::Build, only: Vec<String>) -> 
     println!("every measurement is within the cost model's estimate");
     Ok(())
 }
+
+/// The models `bench-riscv` measures: the baselines and the exported ones.
+const BENCH_MODELS: [&str; 6] = [
+    "mlp-baseline",
+    "mlp",
+    "cnn",
+    "mlp-gelu-softmax",
+    "mlp-sigmoid-logsoftmax",
+    "cnn-avgpool",
+];
+
+/// Rows per measurement: 8 runs of the protocol's batch.
+const BENCH_ROWS: &str = "256";
+
+/// Rows per timed measurement: 64 runs of the protocol's batch.
+const TIMED_ROWS: &str = "2048";
+
+/// The best `run_seconds` of three `runs` of the probe `program` (after `pre`, e.g. qemu's
+/// program argument) over [`TIMED_ROWS`] rows, per sample, in microseconds.
+fn timed_runs(program: &Path, pre: &[&str], case: &str) -> anyhow::Result<f64> {
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let out = Command::new(program)
+            .args(pre)
+            .args(["runs", case, TIMED_ROWS])
+            .current_dir(root())
+            .output()
+            .with_context(|| format!("running {}", program.display()))?;
+        ensure!(
+            out.status.success(),
+            "{} runs {case} failed: {}",
+            program.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: Value = serde_json::from_slice(&out.stdout)?;
+        let seconds = report["run_seconds"]
+            .as_f64()
+            .context("the probe reports no run_seconds")?;
+        best = best.min(seconds);
+    }
+    Ok(best / TIMED_ROWS.parse::<f64>()? * 1e6)
+}
+
+/// `cargo xtask bench-riscv`: what scoring costs inside the machine. Per committed model,
+/// the riscv64 build's guest instructions of tract's runs (qemu's instruction counter, the
+/// `runs` mode of the cost probe minus its `load` mode, over 256 rows), per sample and per
+/// multiply-accumulate; and the wall time of tract's runs over 2,048 rows (the probe's own
+/// timer, best of three) natively (release build) and under `qemu-riscv64-static`, whose
+/// ratio is the emulator's slowdown. Writes `target/bench-riscv.json`.
+pub(crate) fn bench_riscv() -> anyhow::Result<()> {
+    let build = crate::riscv::build()?;
+    let plugin = insn_plugin()?;
+    run(crate::tasks::cargo().args([
+        "build",
+        "--quiet",
+        "--release",
+        "-p",
+        "crucible-core",
+        "--example",
+        "cost_probe",
+    ]))?;
+    let native_probe = crate::tasks::target_dir().join("release/examples/cost_probe");
+    let qemu_static = PathBuf::from(crate::riscv::QEMU);
+    let mut rows = Vec::new();
+    println!(
+        "{:<24} {:>12} {:>14} {:>10} {:>12} {:>12} {:>9}",
+        "model", "MACs/sample", "instr/sample", "instr/MAC", "native µs/s", "qemu µs/s", "slowdown"
+    );
+    for case in BENCH_MODELS {
+        let (load, _) = count(&plugin, &build.probe, &["load", case, BENCH_ROWS])?;
+        let (runs, report) = count(&plugin, &build.probe, &["runs", case, BENCH_ROWS])?;
+        let samples = BENCH_ROWS.parse::<u64>()?;
+        let macs = u(&report["info"]["macs_per_sample"]).max(1);
+        let per_sample = runs.saturating_sub(load) as f64 / samples as f64;
+        let per_mac = per_sample / macs as f64;
+        let native_us = timed_runs(&native_probe, &[], case)?;
+        let probe = build.probe.to_string_lossy().into_owned();
+        let qemu_us = timed_runs(&qemu_static, &[probe.as_str()], case)?;
+        let slowdown = qemu_us / native_us.max(1e-9);
+        println!(
+            "{case:<24} {macs:>12} {per_sample:>14.0} {per_mac:>10.2} {native_us:>12.1} {qemu_us:>12.1} {slowdown:>9.1}"
+        );
+        rows.push(json!({
+            "model": case,
+            "rows": samples,
+            "macs_per_sample": macs,
+            "guest_instructions_per_sample": per_sample,
+            "guest_instructions_per_mac": per_mac,
+            "native_us_per_sample": native_us,
+            "qemu_us_per_sample": qemu_us,
+            "qemu_slowdown": slowdown,
+        }));
+    }
+    println!(
+        "(guest instructions: riscv64 release build, tract's runs only — no row conversion, no metric — over {BENCH_ROWS} rows in batches of 32; µs/s: microseconds per sample over {TIMED_ROWS} rows, best of 3)"
+    );
+    let out = root().join("target/bench-riscv.json");
+    std::fs::write(&out, serde_json::to_string_pretty(&rows)?)?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}

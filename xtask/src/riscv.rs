@@ -36,7 +36,7 @@ const IMAGE_SOURCE_DIR: &str = "/opt/cartesi/dapp";
 /// differ between checkouts, and it changes the binary's bytes.
 pub(crate) const RUSTFLAGS: &str = "-C target-feature=+crt-static";
 
-const QEMU: &str = "qemu-riscv64-static";
+pub(crate) const QEMU: &str = "qemu-riscv64-static";
 
 fn chroot_dir() -> PathBuf {
     std::env::var_os("CRUCIBLE_RV_CHROOT")

@@ -44,6 +44,10 @@ pub(crate) enum Xtask {
         /// Measure only these cases (default: all).
         cases: Vec<String>,
     },
+    /// Guest instructions per sample and per multiply-accumulate of every committed model in
+    /// the riscv64 build (qemu's instruction-count plugin), and qemu's wall-time slowdown
+    /// against the native build on the same runs.
+    BenchRiscv,
     /// Run crucible-core's libFuzzer targets (input payloads, datasets, model loading with
     /// the cost model and one evaluation) with cargo-fuzz, each for N seconds.
     Fuzz {
@@ -123,6 +127,7 @@ impl Xtask {
             Self::Demo => demo(),
             Self::Riscv => crate::riscv::riscv(),
             Self::Calibrate { cases } => crate::calibrate::calibrate(cases),
+            Self::BenchRiscv => crate::calibrate::bench_riscv(),
             Self::Fuzz { seconds, targets } => crate::fuzz::fuzz(seconds, targets),
         }
     }

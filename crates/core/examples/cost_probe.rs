@@ -10,7 +10,8 @@
 //! - `parse`: … and parses the dataset;
 //! - `load`: … and loads the model;
 //! - `runs`: … and runs the model as many times as scoring would, on one batch of the
-//!   dataset's first rows, without the dataset conversion and the metric;
+//!   dataset's first rows, without the dataset conversion and the metric (its line adds
+//!   `run_seconds`, the wall time of those runs);
 //! - `score`: … and scores every row;
 //! - `inputs`: sends the uploads of the model and the dataset to a fresh `State`;
 //! - `advance`: … and then an `evaluate` input, as the DApp would receive it.
@@ -785,9 +786,13 @@ fn run(args: &[String]) -> Result<(), String> {
             let mut input = Vec::new();
             parsed.extend_features(0, batch.min(parsed.rows), &mut input);
             input.resize(batch * parsed.sample_len(), 0.0);
+            // Wall time of the runs alone (`cargo xtask bench-riscv` compares it natively
+            // and under qemu); never an input to anything the cost model decides.
+            let started = std::time::Instant::now();
             for _ in 0..cost::runs(rows as u64, batch as u64) {
                 model.run(input.clone(), batch)?;
             }
+            report["run_seconds"] = json!(started.elapsed().as_secs_f64());
         }
         "score" => {
             let score = eval::score(&model, &parsed, case.metric)?;

@@ -108,3 +108,43 @@ fn operator_zoo_outputs_are_bit_identical_to_the_recorded_ones() {
         "operator zoo output bits changed (CRUCIBLE_UPDATE_FIXTURES=1 records them)"
     );
 }
+
+/// The protocol's batch (`EVAL_BATCH`) decides the speed, not the bits: every committed
+/// model and every zoo model gives each row the same output bits whether it runs alone, in
+/// odd-sized batches or in batches larger than the protocol's.
+#[test]
+fn output_bits_do_not_depend_on_the_batch_size() {
+    let val = val_set();
+    let data = Dataset::parse(&val, 100_000).unwrap();
+    let rows = 96;
+    let mut models: Vec<(String, Vec<u8>)> = MODELS
+        .iter()
+        .map(|name| (name.to_string(), model(name)))
+        .collect();
+    models.extend(
+        crucible_core::builder::operator_zoo()
+            .into_iter()
+            .map(|(name, bytes)| (name.to_string(), bytes)),
+    );
+    for (name, bytes) in models {
+        let model = Model::load(&bytes, &Limits::default()).unwrap();
+        let outputs = |batch: usize| -> Vec<u32> {
+            let mut bits = Vec::new();
+            for start in (0..rows).step_by(batch) {
+                let end = (start + batch).min(rows);
+                let mut x = Vec::new();
+                data.extend_features(start, end, &mut x);
+                let out = model.run(x, end - start).unwrap();
+                bits.extend(out.iter().map(|f| f.to_bits()));
+            }
+            bits
+        };
+        let protocol = outputs(EVAL_BATCH);
+        for batch in [1, 5, 7, 64, 96] {
+            assert!(
+                outputs(batch) == protocol,
+                "{name}: batches of {batch} give other bits than batches of {EVAL_BATCH}"
+            );
+        }
+    }
+}
