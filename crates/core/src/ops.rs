@@ -553,6 +553,25 @@ mod tests {
         }
     }
 
+    /// Softmax before opset 13 normalises over every axis from `axis` on (default 1), from
+    /// opset 13 over `axis` alone (default -1): both semantics survive the swap.
+    #[test]
+    fn softmax_keeps_each_opsets_semantics() {
+        use crate::{Limits, builder::GraphBuilder, model::Model};
+        for (opset, lane) in [(11, 10usize), (13, 5usize)] {
+            let mut b = GraphBuilder::new(&[2, 5], None).opset(opset);
+            let y = b.node("Softmax", &["x"], vec![]);
+            let bytes = b.finish(&y);
+            let model = Model::load(&bytes, &Limits::default()).unwrap();
+            let x: Vec<f32> = (0..30).map(|i| (i as f32 * 0.37).sin() * 4.0).collect();
+            let out = model.run(x.clone(), 3).unwrap();
+            for (i, (got, row)) in out.chunks(lane).zip(x.chunks(lane)).enumerate() {
+                let want = softmax_reference(row, false);
+                assert_eq!(bits(got), bits(&want), "opset {opset}, lane {i}");
+            }
+        }
+    }
+
     #[test]
     fn log_softmax_stays_finite_where_softmax_underflows() {
         let mut soft = vec![0.0, -200.0];
