@@ -511,16 +511,6 @@ pub(crate) fn calibrate_with(build: &crate::riscv::Build, only: Vec<String>) -> 
     Ok(())
 }
 
-/// The models `bench-riscv` measures: the baselines and the exported ones.
-const BENCH_MODELS: [&str; 6] = [
-    "mlp-baseline",
-    "mlp",
-    "cnn",
-    "mlp-gelu-softmax",
-    "mlp-sigmoid-logsoftmax",
-    "cnn-avgpool",
-];
-
 /// Rows per measurement: 8 runs of the protocol's batch.
 const BENCH_ROWS: &str = "256";
 
@@ -578,7 +568,7 @@ pub(crate) fn bench_riscv() -> anyhow::Result<()> {
         "{:<24} {:>12} {:>14} {:>10} {:>12} {:>12} {:>9}",
         "model", "MACs/sample", "instr/sample", "instr/MAC", "native µs/s", "qemu µs/s", "slowdown"
     );
-    for case in BENCH_MODELS {
+    for case in crate::tasks::ALL_MODELS {
         let (load, _) = count(&plugin, &build.probe, &["load", case, BENCH_ROWS])?;
         let (runs, report) = count(&plugin, &build.probe, &["runs", case, BENCH_ROWS])?;
         let samples = BENCH_ROWS.parse::<u64>()?;

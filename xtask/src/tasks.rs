@@ -61,10 +61,10 @@ pub(crate) enum Xtask {
 
 /// The baselines, benchmarked by `bench-eval`.
 const MODELS: [&str; 3] = ["mlp-baseline", "mlp", "cnn"];
-/// Every committed model, each checked against onnxruntime's correct-count: the baselines
-/// and the models exported with Softmax, LogSoftmax, GELU, Sigmoid, Tanh, Clip and average
-/// pooling.
-const ALL_MODELS: [&str; 6] = [
+/// Every committed model, each checked against onnxruntime's correct-count (and measured by
+/// `bench-riscv`): the baselines and the models exported with Softmax, LogSoftmax, GELU,
+/// Sigmoid, Tanh, Clip and average pooling.
+pub(crate) const ALL_MODELS: [&str; 6] = [
     "mlp-baseline",
     "mlp",
     "cnn",

@@ -381,6 +381,20 @@ fn axis(value: i64, rank: usize, at: &str) -> Result<usize, String> {
     Ok(if value < 0 { value + r } else { value } as usize)
 }
 
+/// The `listed` axes of a rank-`rank` tensor as distinct indices in increasing order.
+fn distinct_axes(listed: &[i64], rank: usize, at: &str) -> Result<Vec<usize>, String> {
+    let mut axes: Vec<usize> = listed
+        .iter()
+        .map(|&v| axis(v, rank, at))
+        .collect::<Result<_, _>>()?;
+    axes.sort_unstable();
+    axes.dedup();
+    if axes.len() != listed.len() {
+        return Err(format!("{at}: axes {listed:?} repeat"));
+    }
+    Ok(axes)
+}
+
 /// Spatial geometry of a convolution or a pool, as tract computes it.
 struct Window {
     kernel: Vec<u64>,
@@ -996,16 +1010,7 @@ fn infer<'v>(
                     shape.remove(i);
                 }
             } else {
-                let rank = shape.len() + axes.len();
-                let mut add: Vec<usize> = axes
-                    .iter()
-                    .map(|&v| axis(v, rank, at))
-                    .collect::<Result<_, _>>()?;
-                add.sort_unstable();
-                add.dedup();
-                if add.len() != axes.len() {
-                    return Err(format!("{at}: axes {axes:?} repeat"));
-                }
+                let add = distinct_axes(&axes, shape.len() + axes.len(), at)?;
                 for &i in &add {
                     shape.insert(i, 1);
                 }
@@ -1215,15 +1220,7 @@ fn infer<'v>(
                     ));
                 }
             };
-            let mut axes: Vec<usize> = listed
-                .iter()
-                .map(|&v| axis(v, rank, at))
-                .collect::<Result<_, _>>()?;
-            axes.sort_unstable();
-            axes.dedup();
-            if axes.len() != listed.len() {
-                return Err(format!("{at}: axes {listed:?} repeat"));
-            }
+            let mut axes = distinct_axes(&listed, rank, at)?;
             if axes.is_empty() {
                 if a.int("noop_with_empty_axes", 0) == 1 {
                     return Ok(same(x, x.elements()));
