@@ -381,6 +381,29 @@ fn axis(value: i64, rank: usize, at: &str) -> Result<usize, String> {
     Ok(if value < 0 { value + r } else { value } as usize)
 }
 
+/// The axes a node lists, as its `axes` attribute or as a constant int64 vector operand
+/// (input 1); `None` when it lists none. Both, or an operand that is not such a constant,
+/// is refused as "axes must be given `how`".
+fn listed_axes(
+    a: &Attrs<'_>,
+    inputs: &[Option<&Value>],
+    how: &str,
+    at: &str,
+) -> Result<Option<Vec<i64>>, String> {
+    match (a.ints("axes"), inputs.get(1).copied().flatten()) {
+        (Some(v), None) => Ok(Some(v.to_vec())),
+        (None, Some(v)) if v.constant && v.shape.len() == 1 => v
+            .ints
+            .clone()
+            .map(Some)
+            .ok_or_else(|| format!("{at}: the axes operand must be a constant int64 vector")),
+        (None, None) => Ok(None),
+        _ => Err(format!(
+            "{at}: axes must be given {how}, as an attribute or a constant operand"
+        )),
+    }
+}
+
 /// The `listed` axes of a rank-`rank` tensor as distinct indices in increasing order.
 fn distinct_axes(listed: &[i64], rank: usize, at: &str) -> Result<Vec<usize>, String> {
     let mut axes: Vec<usize> = listed
@@ -980,19 +1003,9 @@ fn infer<'v>(
         }
         "Squeeze" | "Unsqueeze" => {
             let x = input(0)?;
-            let axes: Vec<i64> = match (a.ints("axes"), inputs.get(1).copied().flatten()) {
-                (Some(v), None) => v.to_vec(),
-                (None, Some(v)) if v.constant && v.shape.len() == 1 => {
-                    v.ints.clone().ok_or_else(|| {
-                        format!("{at}: the axes operand must be a constant int64 vector")
-                    })?
-                }
-                _ => {
-                    return Err(format!(
-                        "{at}: axes must be given once, as an attribute or a constant operand"
-                    ));
-                }
-            };
+            let axes = listed_axes(&a, inputs, "once", at)?.ok_or_else(|| {
+                format!("{at}: axes must be given once, as an attribute or a constant operand")
+            })?;
             let mut shape = x.shape.clone();
             if op == "Squeeze" {
                 let mut drop: Vec<usize> = axes
@@ -1206,20 +1219,7 @@ fn infer<'v>(
         "ReduceMean" | "ReduceSum" | "ReduceMax" => {
             let x = computed_float(input(0)?, op, at)?;
             let rank = x.shape.len();
-            let listed: Vec<i64> = match (a.ints("axes"), inputs.get(1).copied().flatten()) {
-                (Some(v), None) => v.to_vec(),
-                (None, Some(v)) if v.constant && v.shape.len() == 1 => {
-                    v.ints.clone().ok_or_else(|| {
-                        format!("{at}: the axes operand must be a constant int64 vector")
-                    })?
-                }
-                (None, None) => Vec::new(),
-                _ => {
-                    return Err(format!(
-                        "{at}: axes must be given at most once, as an attribute or a constant operand"
-                    ));
-                }
-            };
+            let listed = listed_axes(&a, inputs, "at most once", at)?.unwrap_or_default();
             let mut axes = distinct_axes(&listed, rank, at)?;
             if axes.is_empty() {
                 if a.int("noop_with_empty_axes", 0) == 1 {
