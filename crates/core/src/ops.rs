@@ -27,6 +27,15 @@ use tract_onnx::tract_core::{
     },
 };
 
+/// Refuses any element type but float32, the only one these operators compute.
+fn float32(dt: DatumType, what: &str) -> TractResult<()> {
+    ensure!(
+        dt == f32::datum_type(),
+        "{what} is computed on float32 only, not {dt:?}"
+    );
+    Ok(())
+}
+
 /// An element-wise function computed with `libm`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Unary {
@@ -78,11 +87,7 @@ impl ElementWiseMiniOp for Unary {
     }
 
     fn eval_in_place(&self, t: &mut Tensor, _out_dt: Option<DatumType>) -> TractResult<()> {
-        ensure!(
-            t.datum_type() == f32::datum_type(),
-            "{self:?} is computed on float32 only, not {:?}",
-            t.datum_type()
-        );
+        float32(t.datum_type(), &format!("{self:?}"))?;
         for x in t.try_as_plain_ram_mut()?.as_slice_mut::<f32>()? {
             *x = self.apply(*x);
         }
@@ -168,11 +173,7 @@ impl EvalOp for DetSoftmax {
 
     fn eval(&self, _ctx: &EvalContext<'_>, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let input = args_1!(inputs);
-        ensure!(
-            input.datum_type() == f32::datum_type(),
-            "softmax is computed on float32 only, not {:?}",
-            input.datum_type()
-        );
+        float32(input.datum_type(), "softmax")?;
         let mut t = input.into_tensor();
         let shape = t.shape().to_vec();
         self.apply(&shape, t.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?)?;
@@ -303,11 +304,7 @@ impl EvalOp for DetReduce {
 
     fn eval(&self, _ctx: &EvalContext<'_>, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let input = args_1!(inputs);
-        ensure!(
-            input.datum_type() == f32::datum_type(),
-            "reductions are computed on float32 only, not {:?}",
-            input.datum_type()
-        );
+        float32(input.datum_type(), "a reduction")?;
         let shape = input.shape().to_vec();
         let out = self.apply(&shape, input.try_as_plain_ram()?.as_slice::<f32>()?)?;
         let out_shape = self.output_shape(&shape, 1);
@@ -352,11 +349,7 @@ fn replacement(model: &TypedModel, node: &TypedNode) -> TractResult<Option<Box<d
             other => bail!("the reduction {other:?} is not supported"),
         };
         let fact = model.outlet_fact(node.inputs[0])?;
-        ensure!(
-            fact.datum_type == f32::datum_type(),
-            "reductions are computed on float32 only, not {:?}",
-            fact.datum_type
-        );
+        float32(fact.datum_type, "a reduction")?;
         return Ok(Some(Box::new(DetReduce {
             axes: reduce.axes.clone(),
             reduction,

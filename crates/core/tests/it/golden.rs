@@ -13,48 +13,63 @@ use crate::common::*;
 use crucible_core::{Limits, dataset::Dataset, eval::EVAL_BATCH, model::Model};
 use sha2::{Digest, Sha256};
 
-fn output_digest(model_bytes: &[u8], data_bytes: &[u8]) -> (String, usize) {
-    let data = Dataset::parse(data_bytes, 100_000).unwrap();
-    let model = Model::load_for(model_bytes, &Limits::default(), Some(&data.sample_shape)).unwrap();
+/// The raw outputs of a model on every row of `data`, in the protocol's batches.
+struct Outputs {
+    /// sha256 of the f32 outputs, little-endian, in row order.
+    sha256: String,
+    /// How many.
+    floats: usize,
+    /// Whether every one is finite.
+    finite: bool,
+}
+
+fn outputs(name: &str, model_bytes: &[u8], data: &Dataset<'_>) -> Outputs {
+    let model = Model::load_for(model_bytes, &Limits::default(), Some(&data.sample_shape))
+        .unwrap_or_else(|e| panic!("{name} is refused: {e}"));
     let mut h = Sha256::new();
-    let mut floats = 0;
+    let (mut floats, mut finite) = (0, true);
     for start in (0..data.rows).step_by(EVAL_BATCH) {
         let end = (start + EVAL_BATCH).min(data.rows);
         let mut x = Vec::new();
         data.extend_features(start, end, &mut x);
         let out = model.run(x, end - start).unwrap();
         floats += out.len();
+        finite &= out.iter().all(|f| f.is_finite());
         out.iter().for_each(|f| h.update(f.to_bits().to_le_bytes()));
     }
-    (
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+    Outputs {
+        sha256: h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
         floats,
-    )
+        finite,
+    }
+}
+
+/// The fixture at `path`, written from `expected` first when `CRUCIBLE_UPDATE_FIXTURES` is set.
+fn recorded(path: &std::path::Path, expected: &serde_json::Value) -> serde_json::Value {
+    if std::env::var_os("CRUCIBLE_UPDATE_FIXTURES").is_some() {
+        std::fs::write(path, serde_json::to_string_pretty(expected).unwrap() + "\n").unwrap();
+    }
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
 #[test]
 fn model_outputs_are_bit_identical_to_the_recorded_ones() {
-    let update = std::env::var_os("CRUCIBLE_UPDATE_FIXTURES").is_some();
+    let val = val_set();
+    let data = Dataset::parse(&val, 100_000).unwrap();
     for name in MODELS {
-        let (digest, floats) = output_digest(&model(name), &val_set());
-        let path = repo().join(format!("models/{name}/expected.json"));
+        let out = outputs(name, &model(name), &data);
         let expected = serde_json::json!({
             "dataset": "data/fashion-mnist/val-1k.safetensors",
             "batch": EVAL_BATCH,
-            "outputs": floats,
-            "outputs_f32_le_sha256": digest,
+            "outputs": out.floats,
+            "outputs_f32_le_sha256": out.sha256,
             "cpu_isa": crucible_core::determinism::CPU_ISA,
         });
-        if update {
-            std::fs::write(
-                &path,
-                serde_json::to_string_pretty(&expected).unwrap() + "\n",
-            )
-            .unwrap();
-        }
-        let recorded: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        assert_eq!(recorded["outputs"], floats);
+        let recorded = recorded(
+            &repo().join(format!("models/{name}/expected.json")),
+            &expected,
+        );
+        assert_eq!(recorded["outputs"], out.floats);
         assert_eq!(
             recorded["outputs_f32_le_sha256"], expected["outputs_f32_le_sha256"],
             "{name}: output bits changed"
@@ -64,29 +79,16 @@ fn model_outputs_are_bit_identical_to_the_recorded_ones() {
 
 #[test]
 fn operator_zoo_outputs_are_bit_identical_to_the_recorded_ones() {
-    let update = std::env::var_os("CRUCIBLE_UPDATE_FIXTURES").is_some();
-    let path = repo().join("crates/core/tests/golden-ops.json");
-    let mut digests = serde_json::Map::new();
     let val = val_set();
+    let data = Dataset::parse(&val, 100_000).unwrap();
+    let mut digests = serde_json::Map::new();
     for (name, bytes) in crucible_core::builder::operator_zoo() {
-        let model = Model::load(&bytes, &Limits::default())
-            .unwrap_or_else(|e| panic!("{name} is refused: {e}"));
-        let (digest, floats) = output_digest(&bytes, &val);
+        let out = outputs(name, &bytes, &data);
         // Every output is finite: the zoo exercises the operators, not their overflow.
-        let data = Dataset::parse(&val, 100_000).unwrap();
-        let mut x = Vec::new();
-        data.extend_features(0, EVAL_BATCH, &mut x);
-        assert!(
-            model
-                .run(x, EVAL_BATCH)
-                .unwrap()
-                .iter()
-                .all(|v| v.is_finite()),
-            "{name}"
-        );
+        assert!(out.finite, "{name}");
         digests.insert(
             name.to_string(),
-            serde_json::json!({ "outputs": floats, "outputs_f32_le_sha256": digest }),
+            serde_json::json!({ "outputs": out.floats, "outputs_f32_le_sha256": out.sha256 }),
         );
     }
     let expected = serde_json::json!({
@@ -94,17 +96,9 @@ fn operator_zoo_outputs_are_bit_identical_to_the_recorded_ones() {
         "batch": EVAL_BATCH,
         "models": digests,
     });
-    if update {
-        std::fs::write(
-            &path,
-            serde_json::to_string_pretty(&expected).unwrap() + "\n",
-        )
-        .unwrap();
-    }
-    let recorded: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(
-        recorded, expected,
+        recorded(&repo().join("crates/core/tests/golden-ops.json"), &expected),
+        expected,
         "operator zoo output bits changed (CRUCIBLE_UPDATE_FIXTURES=1 records them)"
     );
 }
