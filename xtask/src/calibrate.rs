@@ -513,18 +513,21 @@ pub(crate) fn calibrate_with(build: &crate::riscv::Build, only: Vec<String>) -> 
 
 /// Rows per measurement: 8 runs of the protocol's batch.
 const BENCH_ROWS: &str = "256";
+/// The models and batch sizes of `bench-riscv`'s batch-size measurements.
+const SWEPT_MODELS: [&str; 2] = ["mlp", "cnn"];
+const SWEPT_BATCHES: [usize; 5] = [1, 8, 32, 64, 128];
 
 /// Rows per timed measurement: 64 runs of the protocol's batch.
 const TIMED_ROWS: &str = "2048";
 
 /// The best `run_seconds` of three `runs` of the probe `program` (after `pre`, e.g. qemu's
 /// program argument) over [`TIMED_ROWS`] rows, per sample, in microseconds.
-fn timed_runs(program: &Path, pre: &[&str], case: &str) -> anyhow::Result<f64> {
+fn timed_runs(program: &Path, pre: &[&str], mode: &str, case: &str) -> anyhow::Result<f64> {
     let mut best = f64::INFINITY;
     for _ in 0..3 {
         let out = Command::new(program)
             .args(pre)
-            .args(["runs", case, TIMED_ROWS])
+            .args([mode, case, TIMED_ROWS])
             .current_dir(root())
             .output()
             .with_context(|| format!("running {}", program.display()))?;
@@ -575,9 +578,9 @@ pub(crate) fn bench_riscv() -> anyhow::Result<()> {
         let macs = u(&report["info"]["macs_per_sample"]).max(1);
         let per_sample = runs.saturating_sub(load) as f64 / samples as f64;
         let per_mac = per_sample / macs as f64;
-        let native_us = timed_runs(&native_probe, &[], case)?;
+        let native_us = timed_runs(&native_probe, &[], "runs", case)?;
         let probe = build.probe.to_string_lossy().into_owned();
-        let qemu_us = timed_runs(&qemu_static, &[probe.as_str()], case)?;
+        let qemu_us = timed_runs(&qemu_static, &[probe.as_str()], "runs", case)?;
         let slowdown = qemu_us / native_us.max(1e-9);
         println!(
             "{case:<24} {macs:>12} {per_sample:>14.0} {per_mac:>10.2} {native_us:>12.1} {qemu_us:>12.1} {slowdown:>9.1}"
@@ -596,7 +599,34 @@ pub(crate) fn bench_riscv() -> anyhow::Result<()> {
     println!(
         "(guest instructions: riscv64 release build, tract's runs only — no row conversion, no metric — over {BENCH_ROWS} rows in batches of 32; µs/s: microseconds per sample over {TIMED_ROWS} rows, best of 3)"
     );
+    // The batch size: guest instructions and native time per sample against rows per run.
+    println!(
+        "\n{:<14} {:>6} {:>14} {:>10} {:>12}",
+        "model", "batch", "instr/sample", "instr/MAC", "native µs/s"
+    );
+    let mut batches = Vec::new();
+    for case in SWEPT_MODELS {
+        let (load, report) = count(&plugin, &build.probe, &["load", case, BENCH_ROWS])?;
+        let macs = u(&report["info"]["macs_per_sample"]).max(1) as f64;
+        for batch in SWEPT_BATCHES {
+            let mode = format!("runs-b{batch}");
+            let (runs, _) = count(&plugin, &build.probe, &[&mode, case, BENCH_ROWS])?;
+            let per_sample = runs.saturating_sub(load) as f64 / BENCH_ROWS.parse::<f64>()?;
+            let native_us = timed_runs(&native_probe, &[], &mode, case)?;
+            println!(
+                "{case:<14} {batch:>6} {per_sample:>14.0} {:>10.2} {native_us:>12.1}",
+                per_sample / macs
+            );
+            batches.push(json!({
+                "model": case,
+                "batch": batch,
+                "guest_instructions_per_sample": per_sample,
+                "native_us_per_sample": native_us,
+            }));
+        }
+    }
     let out = root().join("target/bench-riscv.json");
+    let rows = json!({ "models": rows, "batch_sizes": batches });
     std::fs::write(&out, serde_json::to_string_pretty(&rows)?)?;
     eprintln!("wrote {}", out.display());
     Ok(())

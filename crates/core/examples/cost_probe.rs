@@ -11,7 +11,8 @@
 //! - `load`: … and loads the model;
 //! - `runs`: … and runs the model as many times as scoring would, on one batch of the
 //!   dataset's first rows, without the dataset conversion and the metric (its line adds
-//!   `run_seconds`, the wall time of those runs);
+//!   `run_seconds`, the wall time of those runs); `runs-b<N>`: the same rows in batches of
+//!   `N` (the batch-size measurements of `cargo xtask bench-riscv`);
 //! - `score`: … and scores every row;
 //! - `inputs`: sends the uploads of the model and the dataset to a fresh `State`;
 //! - `advance`: … and then an `evaluate` input, as the DApp would receive it.
@@ -779,10 +780,21 @@ fn run(args: &[String]) -> Result<(), String> {
     report["nodes"] = json!(model.cost.nodes);
     report["runs"] = json!(cost::runs(rows as u64, model.info.run_batch as u64));
     report["evaluation_work"] = json!(model.evaluation_work(rows as u64, data_bytes.len() as u64));
-    match mode.as_str() {
+    // `runs-b<N>`: the runs of `runs` in batches of N rows (a model with a symbolic batch).
+    let batch_override = mode
+        .strip_prefix("runs-b")
+        .map(|n| n.parse::<usize>().map_err(|e| format!("{mode}: {e}")))
+        .transpose()?
+        .filter(|&n| n > 0);
+    let mode = if batch_override.is_some() {
+        "runs"
+    } else {
+        mode.as_str()
+    };
+    match mode {
         "load" => {}
         "runs" => {
-            let batch = model.info.run_batch;
+            let batch = batch_override.unwrap_or(model.info.run_batch);
             let mut input = Vec::new();
             parsed.extend_features(0, batch.min(parsed.rows), &mut input);
             input.resize(batch * parsed.sample_len(), 0.0);

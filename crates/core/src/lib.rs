@@ -10,6 +10,7 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![warn(missing_docs)]
 
+pub mod binary;
 mod blobs;
 pub mod builder;
 mod competition;
@@ -18,9 +19,11 @@ pub mod dataset;
 pub mod determinism;
 mod error;
 pub mod eval;
+pub mod gemm;
 mod inspect;
 mod ledger;
 pub mod limits;
+pub mod linear;
 pub mod metrics;
 pub mod model;
 pub mod ops;

@@ -358,6 +358,25 @@ fn replacement(model: &TypedModel, node: &TypedNode) -> TractResult<Option<Box<d
     Ok(None)
 }
 
+/// Replaces the nodes from `first` to `last` (one node, or a node and its only successor)
+/// by `op` on `inputs`.
+fn swap(
+    model: &mut TypedModel,
+    first: usize,
+    last: usize,
+    op: Box<dyn TypedOp>,
+    inputs: &[OutletId],
+) -> TractResult<()> {
+    let mut patch = TypedModelPatch::default();
+    let taps = inputs
+        .iter()
+        .map(|i| patch.tap_model(model, *i))
+        .collect::<TractResult<TVec<_>>>()?;
+    let wire = patch.wire_node(model.node(first).name.clone(), op, &taps)?;
+    patch.shunt_outside(model, OutletId::new(last, 0), wire[0])?;
+    patch.apply(model)
+}
+
 /// Swaps every node of `model` that tract would compute with per-CPU kernels for this
 /// module's operators; `Softmax` followed only by `Ln` becomes one `LogSoftmax`. Returns
 /// how many nodes were swapped.
@@ -370,6 +389,15 @@ pub fn make_deterministic(model: &mut TypedModel) -> TractResult<usize> {
             continue;
         }
         let node = model.node(id);
+        let folded = match crate::linear::replacement(model, node)? {
+            Some(found) => Some(found),
+            None => crate::binary::replacement(model, node)?,
+        };
+        if let Some((op, inputs)) = folded {
+            swap(model, id, id, op, &inputs)?;
+            swapped += 1;
+            continue;
+        }
         let Some(op) = replacement(model, node)? else {
             continue;
         };
@@ -395,19 +423,13 @@ pub fn make_deterministic(model: &mut TypedModel) -> TractResult<usize> {
             ),
             _ => (op, id),
         };
-        let mut patch = TypedModelPatch::default();
-        let taps = node
-            .inputs
-            .iter()
-            .map(|i| patch.tap_model(model, *i))
-            .collect::<TractResult<TVec<_>>>()?;
-        let wire = patch.wire_node(node.name.clone(), op, &taps)?;
-        patch.shunt_outside(model, OutletId::new(last, 0), wire[0])?;
-        patch.apply(model)?;
+        let inputs = node.inputs.clone();
+        swap(model, id, last, op, &inputs)?;
         done.insert(last);
         swapped += 1;
     }
     model.compact()?;
+    crate::linear::fold_epilogues(model)?;
     Ok(swapped)
 }
 
@@ -416,6 +438,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use tract_onnx::prelude::{Framework, InferenceModelExt};
+    use tract_onnx::tract_core::ops::einsum::EinSum;
 
     /// The softmax of one lane, written the plain way, in the same order of operations.
     fn softmax_reference(lane: &[f32], log: bool) -> Vec<f32> {
@@ -530,9 +553,12 @@ mod tests {
             assert!(before > 0, "{name} uses none of the operators");
             let swapped = make_deterministic(&mut typed).unwrap();
             assert_eq!(tract_native(&typed), 0, "{name}");
+            // The transcendental operators, and the products and constant arithmetic.
+            assert!(swapped >= before - 1, "{name}: {swapped} of {before}");
             assert!(
-                swapped > 0 && swapped <= before,
-                "{name}: {swapped} of {before}"
+                typed.nodes().iter().all(|n| !n.op_is::<EinSum>()
+                    && !n.op_is::<tract_onnx::tract_core::ops::cnn::Conv>()),
+                "{name}: a product is left to tract"
             );
             // Nothing of tract's optimiser brings them back.
             let optimized = typed.into_optimized().unwrap();
@@ -542,7 +568,8 @@ mod tests {
                 .iter()
                 .filter(|n| n.op.name().starts_with("Deterministic"))
                 .count();
-            assert_eq!(ours, swapped, "{name}");
+            // (Identical constant arithmetic on one value may be merged into one node.)
+            assert!(ours > 0 && ours <= swapped, "{name}: {ours} of {swapped}");
         }
     }
 

@@ -1,7 +1,9 @@
 //! Golden output bits. The raw f32 outputs of every baseline model on the validation set,
 //! in the protocol's batches, hash to the value recorded in `models/<name>/expected.json`.
-//! Because the CPU-ISA knob pins the kernels, this holds on any x86_64 machine (AVX-512 or
-//! not) and is the value the riscv64 build must reproduce.
+//! The matrix products are `crucible_core::gemm`'s (one fused multiply-add chain per
+//! output, whichever kernel), and the CPU-ISA knob pins tract's remaining kernels, so this
+//! holds on any x86_64 machine with every kernel it has (checked here) and is the value the
+//! riscv64 build must reproduce.
 //!
 //! The same holds for the operator zoo (`builder::operator_zoo`): one small model per
 //! operator that `crucible_core::ops` computes itself, recorded in
@@ -10,7 +12,7 @@
 //! `CRUCIBLE_UPDATE_FIXTURES=1` rewrites the files.
 
 use crate::common::*;
-use crucible_core::{Limits, dataset::Dataset, eval::EVAL_BATCH, model::Model};
+use crucible_core::{Limits, dataset::Dataset, eval::EVAL_BATCH, gemm::Kernel, model::Model};
 use sha2::{Digest, Sha256};
 
 /// The raw outputs of a model on every row of `data`, in the protocol's batches.
@@ -58,6 +60,11 @@ fn model_outputs_are_bit_identical_to_the_recorded_ones() {
     let data = Dataset::parse(&val, 100_000).unwrap();
     for name in MODELS {
         let out = outputs(name, &model(name), &data);
+        // Every matrix-product kernel of this CPU gives the same bits.
+        for kernel in Kernel::available() {
+            let other = kernel.run(|| outputs(name, &model(name), &data));
+            assert_eq!(other.sha256, out.sha256, "{name}: {kernel:?}");
+        }
         let expected = serde_json::json!({
             "dataset": "data/fashion-mnist/val-1k.safetensors",
             "batch": EVAL_BATCH,
