@@ -547,11 +547,12 @@ fn timed_runs(program: &Path, pre: &[&str], mode: &str, case: &str) -> anyhow::R
 }
 
 /// `cargo xtask bench-riscv`: what scoring costs inside the machine. Per committed model,
-/// the riscv64 build's guest instructions of tract's runs (qemu's instruction counter, the
+/// the riscv64 build's guest instructions of the model's runs (qemu's instruction counter, the
 /// `runs` mode of the cost probe minus its `load` mode, over 256 rows), per sample and per
-/// multiply-accumulate; and the wall time of tract's runs over 2,048 rows (the probe's own
+/// multiply-accumulate; and the wall time of the runs over 2,048 rows (the probe's own
 /// timer, best of three) natively (release build) and under `qemu-riscv64-static`, whose
-/// ratio is the emulator's slowdown. Writes `target/bench-riscv.json`.
+/// ratio is the emulator's slowdown. Then the batch size: the same figures for the MLP and
+/// the CNN in batches of 1 to 128 rows. Writes `target/bench-riscv.json`.
 pub(crate) fn bench_riscv() -> anyhow::Result<()> {
     let build = crate::riscv::build()?;
     let plugin = insn_plugin()?;
@@ -597,7 +598,7 @@ pub(crate) fn bench_riscv() -> anyhow::Result<()> {
         }));
     }
     println!(
-        "(guest instructions: riscv64 release build, tract's runs only — no row conversion, no metric — over {BENCH_ROWS} rows in batches of 32; µs/s: microseconds per sample over {TIMED_ROWS} rows, best of 3)"
+        "(guest instructions: riscv64 release build, the model's runs only — no row conversion, no metric — over {BENCH_ROWS} rows in batches of 32; µs/s: microseconds per sample over {TIMED_ROWS} rows, best of 3)"
     );
     // The batch size: guest instructions and native time per sample against rows per run.
     println!(

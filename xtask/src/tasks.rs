@@ -406,7 +406,7 @@ fn bench(repeat: u32) -> anyhow::Result<()> {
     println!("Scoring the 10,000 Fashion-MNIST test images, one thread, best of {repeat}:");
     println!(
         "{:<14}{:>18}{:>20}{:>9}",
-        "model", "crucible (tract)", "onnxruntime 1 thr", "ratio"
+        "model", "crucible", "onnxruntime 1 thr", "ratio"
     );
     for name in MODELS {
         let model = format!("models/{name}/model.onnx");
@@ -423,7 +423,7 @@ fn bench(repeat: u32) -> anyhow::Result<()> {
         );
     }
     println!(
-        "(ratio = crucible / onnxruntime samples per second; batch 32 for both; tract pinned to non-FMA kernels for bit-identity with RISC-V)"
+        "(ratio = crucible / onnxruntime samples per second; batch 32 for both; crucible's products, convolutions and pools are crucible_core::gemm's, one fused multiply-add chain per output on every CPU)"
     );
     Ok(())
 }

@@ -12,7 +12,7 @@
 //! Anything else stays tract's.
 
 use crate::{
-    binary::{BinOp, DetBinary},
+    binary::{self, DetBinary},
     gemm::{self, Kernel, Lhs, PackedA, PackedB},
 };
 use std::sync::Arc;
@@ -183,10 +183,12 @@ impl EvalOp for DetMatMul {
             self.weights.k()
         );
         let x = x.try_as_plain_ram()?.as_slice::<f32>()?;
-        let mut c = vec![0f32; m * n];
+        let mut out = Tensor::zero::<f32>(&[m, n])?;
+        let mut view = out.try_as_plain_ram_mut()?;
+        let c = view.as_slice_mut::<f32>()?;
         if self.kernel.packs_lhs() {
             let a = PackedA::new(self.kernel, x, m, k, k);
-            gemm::gemm(self.kernel, Lhs::Packed(&a), &self.weights, &mut c, n);
+            gemm::gemm(self.kernel, Lhs::Packed(&a), &self.weights, c, n);
         } else {
             let a = Lhs::Rows {
                 a: x,
@@ -194,7 +196,7 @@ impl EvalOp for DetMatMul {
                 k,
                 row_stride: k,
             };
-            gemm::gemm(self.kernel, a, &self.weights, &mut c, n);
+            gemm::gemm(self.kernel, a, &self.weights, c, n);
         }
         if let Some(bias) = &self.bias {
             for row in c.chunks_exact_mut(n.max(1)) {
@@ -204,11 +206,9 @@ impl EvalOp for DetMatMul {
             }
         }
         if self.relu {
-            relu(&mut c);
+            relu(c);
         }
-        Ok(tvec!(
-            tract_ndarray::Array2::from_shape_vec((m, n), c)?.into_tvalue()
-        ))
+        Ok(tvec!(out.into_tvalue()))
     }
 }
 
@@ -267,6 +267,7 @@ fn convolution(
         weights: Arc::new(weights),
         bias: bias.into(),
         relu: false,
+        pool: None,
     }))
 }
 
@@ -352,7 +353,7 @@ impl DetMaxPool {
                         // Windows side by side along the row (the usual 2 × 2, stride 2).
                         for (y, window) in out_row.iter_mut().zip(row.chunks_exact(g.kw)) {
                             for &v in window {
-                                *y = BinOp::Max.apply(*y, v);
+                                *y = binary::max(*y, v);
                             }
                         }
                         continue;
@@ -360,7 +361,7 @@ impl DetMaxPool {
                     for kx in 0..g.kw {
                         let taps = row[kx * g.dilation[1]..].iter().step_by(g.stride[1]);
                         for (y, &v) in out_row.iter_mut().zip(taps) {
-                            *y = BinOp::Max.apply(*y, v);
+                            *y = binary::max(*y, v);
                         }
                     }
                 }
@@ -384,12 +385,13 @@ impl EvalOp for DetMaxPool {
         let x = args_1!(inputs);
         let g = &self.geometry;
         let batch = g.batch_of(x.shape())?;
-        let mut out = vec![0f32; batch * g.c * g.out[0] * g.out[1]];
-        self.apply(x.try_as_plain_ram()?.as_slice::<f32>()?, &mut out);
-        let shape = [batch, g.c, g.out[0], g.out[1]];
-        Ok(tvec!(
-            tract_ndarray::Array4::from_shape_vec(shape, out)?.into_tvalue()
-        ))
+        let mut out = Tensor::zero::<f32>(&[batch, g.c, g.out[0], g.out[1]])?;
+        let x = x.try_as_plain_ram()?;
+        self.apply(
+            x.as_slice::<f32>()?,
+            out.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
+        );
+        Ok(tvec!(out.into_tvalue()))
     }
 }
 
@@ -465,6 +467,8 @@ pub struct DetConv {
     bias: Arc<[f32]>,
     /// A folded ReLU.
     relu: bool,
+    /// A folded max pool of the output (after the ReLU).
+    pool: Option<Geometry>,
 }
 
 impl PartialEq for DetConv {
@@ -474,6 +478,7 @@ impl PartialEq for DetConv {
             && Arc::ptr_eq(&self.weights, &other.weights)
             && self.bias == other.bias
             && self.relu == other.relu
+            && self.pool == other.pool
     }
 }
 impl Eq for DetConv {}
@@ -487,10 +492,16 @@ impl Op for DetConv {
 }
 
 impl DetConv {
+    /// Rows and columns of one output channel: the convolution's, or its folded pool's.
+    fn out_size(&self) -> [usize; 2] {
+        self.pool.map_or(self.geometry.out, |p| p.out)
+    }
+
     /// Convolves `batch` samples of `x` (NCHW) into `out` (NCHW).
     fn apply(&self, x: &[f32], batch: usize, out: &mut [f32]) {
         let g = &self.geometry;
-        let (hp, wp) = g.padded();
+        let unpadded = g.pad == [0, 0] && g.padded() == (g.h, g.w);
+        let (hp, wp) = if unpadded { (g.h, g.w) } else { g.padded() };
         let pixels = g.out[0] * g.out[1];
         let k = g.c * g.kh * g.kw;
         // Where each window starts in the padded input, and where each of its `k` taps is
@@ -504,31 +515,47 @@ impl DetConv {
                 })
             })
             .collect();
-        let mut padded = vec![0f32; g.c * hp * wp];
-        let mut cols = PackedB::with(self.kernel, k, pixels, |_, _| 0.0);
+        let mut padded = vec![0f32; if unpadded { 0 } else { g.c * hp * wp }];
+        let mut cols = PackedB::zeros(self.kernel, k, pixels);
+        // The convolution of one sample, when a pool follows.
+        let mut full = vec![
+            0f32;
+            if self.pool.is_some() {
+                self.c_out * pixels
+            } else {
+                0
+            }
+        ];
         let sample_in = g.c * g.h * g.w;
-        let sample_out = self.c_out * pixels;
+        let [oh, ow] = self.out_size();
         for (xs, ys) in x
             .chunks_exact(sample_in)
-            .zip(out.chunks_exact_mut(sample_out))
+            .zip(out.chunks_exact_mut(self.c_out * oh * ow))
             .take(batch)
         {
-            for (ci, plane) in xs.chunks_exact(g.h * g.w).enumerate() {
-                for (y, row) in plane.chunks_exact(g.w).enumerate() {
-                    let at = ci * hp * wp + (y + g.pad[0]) * wp + g.pad[1];
-                    padded[at..at + g.w].copy_from_slice(row);
+            let image: &[f32] = if unpadded {
+                xs
+            } else {
+                for (ci, plane) in xs.chunks_exact(g.h * g.w).enumerate() {
+                    for (y, row) in plane.chunks_exact(g.w).enumerate() {
+                        let at = ci * hp * wp + (y + g.pad[0]) * wp + g.pad[1];
+                        padded[at..at + g.w].copy_from_slice(row);
+                    }
                 }
-            }
-            cols.unfold(&padded, &windows, &taps);
-            gemm::gemm(self.kernel, Lhs::Packed(&self.weights), &cols, ys, pixels);
-            for (plane, &b) in ys.chunks_exact_mut(pixels).zip(self.bias.iter()) {
+                &padded
+            };
+            cols.unfold(image, &windows, &taps);
+            let conv: &mut [f32] = if self.pool.is_some() { &mut full } else { ys };
+            gemm::gemm(self.kernel, Lhs::Packed(&self.weights), &cols, conv, pixels);
+            for (plane, &b) in conv.chunks_exact_mut(pixels).zip(self.bias.iter()) {
                 if self.relu {
-                    plane
-                        .iter_mut()
-                        .for_each(|y| *y = BinOp::Max.apply(*y + b, 0.0));
+                    plane.iter_mut().for_each(|y| *y = binary::relu(*y + b));
                 } else {
                     plane.iter_mut().for_each(|y| *y += b);
                 }
+            }
+            if let Some(geometry) = self.pool {
+                DetMaxPool { geometry }.apply(&full, ys);
             }
         }
     }
@@ -541,33 +568,52 @@ impl EvalOp for DetConv {
         let x = args_1!(inputs);
         let g = &self.geometry;
         let batch = g.batch_of(x.shape())?;
-        let mut out = vec![0f32; batch * self.c_out * g.out[0] * g.out[1]];
-        self.apply(x.try_as_plain_ram()?.as_slice::<f32>()?, batch, &mut out);
-        let shape = [batch, self.c_out, g.out[0], g.out[1]];
-        Ok(tvec!(
-            tract_ndarray::Array4::from_shape_vec(shape, out)?.into_tvalue()
-        ))
+        let [oh, ow] = self.out_size();
+        let mut out = Tensor::zero::<f32>(&[batch, self.c_out, oh, ow])?;
+        let x = x.try_as_plain_ram()?;
+        self.apply(
+            x.as_slice::<f32>()?,
+            batch,
+            out.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
+        );
+        Ok(tvec!(out.into_tvalue()))
     }
 }
 
 impl TypedOp for DetConv {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        Ok(tvec!(self.geometry.output_fact(inputs[0], self.c_out)?))
+        let out = Geometry {
+            out: self.out_size(),
+            ..self.geometry
+        };
+        Ok(tvec!(out.output_fact(inputs[0], self.c_out)?))
     }
 
     as_op!();
 }
 
 fn relu(values: &mut [f32]) {
-    values
-        .iter_mut()
-        .for_each(|y| *y = BinOp::Max.apply(*y, 0.0));
+    values.iter_mut().for_each(|y| *y = binary::relu(*y));
 }
 
 /// A product with what its only successor does folded in, if it can be: a bias along the
-/// output's last axis (a dense layer's, unless it has one) or a ReLU (`Max` with `+0`).
+/// output's last axis (a dense layer's, unless it has one), a ReLU (`Max` with `+0`), or a
+/// max pool after a convolution (and its ReLU).
 /// The folded operator computes the same operations on every element, in the same order.
-fn folded(product: &dyn TypedOp, next: &DetBinary) -> Option<Box<dyn TypedOp>> {
+fn folded(product: &dyn TypedOp, next: &TypedNode) -> Option<Box<dyn TypedOp>> {
+    if let Some(pool) = next.op_as::<DetMaxPool>() {
+        let conv = product.downcast_ref::<DetConv>()?;
+        let fits = conv.pool.is_none()
+            && pool.geometry.c == conv.c_out
+            && [pool.geometry.h, pool.geometry.w] == conv.geometry.out;
+        return fits.then(|| {
+            Box::new(DetConv {
+                pool: Some(pool.geometry),
+                ..conv.clone()
+            }) as Box<dyn TypedOp>
+        });
+    }
+    let next = next.op_as::<DetBinary>()?;
     if next.is_relu() {
         if let Some(mm) = product.downcast_ref::<DetMatMul>().filter(|mm| !mm.relu) {
             return Some(Box::new(DetMatMul {
@@ -575,7 +621,10 @@ fn folded(product: &dyn TypedOp, next: &DetBinary) -> Option<Box<dyn TypedOp>> {
                 ..mm.clone()
             }));
         }
-        if let Some(conv) = product.downcast_ref::<DetConv>().filter(|c| !c.relu) {
+        if let Some(conv) = product
+            .downcast_ref::<DetConv>()
+            .filter(|c| !c.relu && c.pool.is_none())
+        {
             return Some(Box::new(DetConv {
                 relu: true,
                 ..conv.clone()
@@ -593,7 +642,8 @@ fn folded(product: &dyn TypedOp, next: &DetBinary) -> Option<Box<dyn TypedOp>> {
     })
 }
 
-/// Folds bias additions and ReLUs into the products before them; returns how many.
+/// Folds bias additions, ReLUs and max pools into the products before them; returns how
+/// many.
 pub(crate) fn fold_epilogues(model: &mut TypedModel) -> TractResult<usize> {
     let mut count = 0;
     'again: loop {
@@ -606,10 +656,7 @@ pub(crate) fn fold_epilogues(model: &mut TypedModel) -> TractResult<usize> {
                 continue;
             };
             let next = model.node(succ.node);
-            let Some(op) = next
-                .op_as::<DetBinary>()
-                .and_then(|b| folded(node.op.as_ref(), b))
-            else {
+            let Some(op) = folded(node.op.as_ref(), next) else {
                 continue;
             };
             let mut patch = TypedModelPatch::default();
@@ -628,6 +675,7 @@ pub(crate) fn fold_epilogues(model: &mut TypedModel) -> TractResult<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::binary::BinOp;
     use proptest::prelude::*;
 
     /// The definition: every output one fused multiply-add chain over `(ci, ky, kx)` in
@@ -690,7 +738,8 @@ mod tests {
             c in 1usize..4, c_out in prop::sample::select(vec![1usize, 3, 4, 8, 9, 17]),
             h in 1usize..12, w in 1usize..12, kh in 1usize..4, kw in 1usize..4,
             stride in 1usize..3, dilation in 1usize..3, pad in 0usize..3,
-            relu in any::<bool>(), batch in 1usize..3, seed in any::<u64>(),
+            relu in any::<bool>(), pooled in any::<bool>(), batch in 1usize..3,
+            seed in any::<u64>(),
         ) {
             let (eh, ew) = ((kh - 1) * dilation + 1, (kw - 1) * dilation + 1);
             prop_assume!(h + 2 * pad >= eh && w + 2 * pad >= ew);
@@ -704,6 +753,11 @@ mod tests {
             let x = values(seed.rotate_left(17), batch * c * h * w);
             let bias: Vec<f32> = values(seed.rotate_left(29), c_out);
             for kernel in Kernel::available() {
+                // A 2 × 2 max pool of stride 2 folded in, when the output has room for one.
+                let pool = (pooled && out[0] >= 2 && out[1] >= 2).then(|| Geometry {
+                    c: c_out, h: out[0], w: out[1], kh: 2, kw: 2,
+                    dilation: [1, 1], stride: [2, 2], pad: [0, 0], out: [out[0] / 2, out[1] / 2],
+                });
                 let op = DetConv {
                     kernel,
                     geometry,
@@ -711,10 +765,17 @@ mod tests {
                     weights: Arc::new(PackedA::new(kernel, &weights, c_out, k, k)),
                     bias: bias.clone().into(),
                     relu,
+                    pool,
                 };
-                let mut got = vec![f32::NAN; batch * c_out * out[0] * out[1]];
+                let [oh, ow] = op.out_size();
+                let mut got = vec![f32::NAN; batch * c_out * oh * ow];
                 op.apply(&x, batch, &mut got);
-                let want = conv_reference(&op, &weights, &x, batch);
+                let mut want = conv_reference(&op, &weights, &x, batch);
+                if let Some(geometry) = pool {
+                    let mut pooled = vec![f32::NAN; batch * c_out * oh * ow];
+                    DetMaxPool { geometry }.apply(&want, &mut pooled);
+                    want = pooled;
+                }
                 let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
                 prop_assert_eq!(bits(&got), bits(&want), "{:?}", kernel);
             }
