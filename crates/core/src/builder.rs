@@ -526,8 +526,8 @@ pub mod hostile {
                         "MaxPool",
                         &["x"],
                         vec![
-                            ints("kernel_shape", &[12, 12]),
-                            ints("pads", &[11, 11, 11, 11]),
+                            ints("kernel_shape", &[16, 16]),
+                            ints("pads", &[15, 15, 15, 15]),
                         ],
                     )
                 }),
