@@ -151,6 +151,24 @@ impl<'a> Dataset<'a> {
         }
     }
 
+    /// The features of rows `start..end` as f32 into `out`, which holds exactly them.
+    pub fn write_features(&self, start: usize, end: usize, out: &mut [f32]) {
+        let n = self.sample_len();
+        assert_eq!(out.len(), (end - start) * n, "room for rows {start}..{end}");
+        match self.features {
+            Features::U8 => {
+                for (o, &b) in out.iter_mut().zip(&self.x[start * n..end * n]) {
+                    *o = f32::from(b);
+                }
+            }
+            Features::F32 => {
+                for (o, i) in out.iter_mut().zip(start * n..end * n) {
+                    *o = f32_at(self.x, i);
+                }
+            }
+        }
+    }
+
     /// Label of `row` (labels only).
     pub fn label(&self, row: usize) -> i64 {
         let b = &self.y[row * 8..row * 8 + 8];

@@ -103,8 +103,6 @@ pub fn score_rows(
     let mut start = first;
     while start < end {
         let stop = (start + batch).min(end);
-        let mut input = Vec::with_capacity(batch * sample_len);
-        data.extend_features(start, stop, &mut input);
         // A fixed-batch model always sees full batches: the tail is zero-padded and the
         // padded rows' outputs are ignored.
         let rows = if model.info.fixed_batch.is_some() {
@@ -112,8 +110,9 @@ pub fn score_rows(
         } else {
             stop - start
         };
-        input.resize(rows * sample_len, 0.0);
-        let output = model.run(input, rows)?;
+        let output = model.run_with(rows, |x| {
+            data.write_features(start, stop, &mut x[..(stop - start) * sample_len]);
+        })?;
         for (i, row) in (start..stop).enumerate() {
             let out = &output[i * width..(i + 1) * width];
             match data.targets {

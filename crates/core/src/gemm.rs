@@ -226,79 +226,73 @@ fn portable_4x4(
 mod x86 {
     use std::arch::x86_64::*;
 
-    /// # Safety
-    /// The CPU has AVX2 and FMA; `a` holds 6 rows of `k` (strides `rs`, `cs`), `b` `16k`
-    /// and `tile` 96 floats.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn avx2_6x16(
-        k: usize,
-        a: *const f32,
-        rs: usize,
-        cs: usize,
-        b: *const f32,
-        tile: *mut f32,
-        accumulate: bool,
-    ) {
-        unsafe {
-            let mut acc = [[_mm256_setzero_ps(); 2]; 6];
-            if accumulate {
-                for (i, row) in acc.iter_mut().enumerate() {
-                    row[0] = _mm256_loadu_ps(tile.add(i * 16));
-                    row[1] = _mm256_loadu_ps(tile.add(i * 16 + 8));
+    /// A vector kernel: `$mr` rows by two registers of `$lanes` lanes, one broadcast of `A`
+    /// and two loads of `B` per step of `k`.
+    macro_rules! kernel {
+        ($name:ident, $features:literal, $mr:literal, $lanes:literal, $zero:ident, $load:ident,
+         $store:ident, $splat:ident, $fmadd:ident) => {
+            /// # Safety
+            #[doc = concat!("The CPU has ", $features, "; `a` holds ", $mr, " rows of `k` (strides")]
+            #[doc = concat!("`rs`, `cs`), `b` 2 × ", $lanes, " × `k` and `tile` ", $mr, " × 2 × ", $lanes, " floats.")]
+            #[target_feature(enable = $features)]
+            pub(super) unsafe fn $name(
+                k: usize,
+                a: *const f32,
+                rs: usize,
+                cs: usize,
+                b: *const f32,
+                tile: *mut f32,
+                accumulate: bool,
+            ) {
+                const NR: usize = 2 * $lanes;
+                unsafe {
+                    let mut acc = [[$zero(); 2]; $mr];
+                    if accumulate {
+                        for (i, row) in acc.iter_mut().enumerate() {
+                            row[0] = $load(tile.add(i * NR));
+                            row[1] = $load(tile.add(i * NR + $lanes));
+                        }
+                    }
+                    for p in 0..k {
+                        let b0 = $load(b.add(p * NR));
+                        let b1 = $load(b.add(p * NR + $lanes));
+                        for (i, row) in acc.iter_mut().enumerate() {
+                            let ai = $splat(*a.add(i * rs + p * cs));
+                            row[0] = $fmadd(ai, b0, row[0]);
+                            row[1] = $fmadd(ai, b1, row[1]);
+                        }
+                    }
+                    for (i, row) in acc.iter().enumerate() {
+                        $store(tile.add(i * NR), row[0]);
+                        $store(tile.add(i * NR + $lanes), row[1]);
+                    }
                 }
             }
-            for p in 0..k {
-                let b0 = _mm256_loadu_ps(b.add(p * 16));
-                let b1 = _mm256_loadu_ps(b.add(p * 16 + 8));
-                for (i, row) in acc.iter_mut().enumerate() {
-                    let ai = _mm256_broadcast_ss(&*a.add(i * rs + p * cs));
-                    row[0] = _mm256_fmadd_ps(ai, b0, row[0]);
-                    row[1] = _mm256_fmadd_ps(ai, b1, row[1]);
-                }
-            }
-            for (i, row) in acc.iter().enumerate() {
-                _mm256_storeu_ps(tile.add(i * 16), row[0]);
-                _mm256_storeu_ps(tile.add(i * 16 + 8), row[1]);
-            }
-        }
+        };
     }
 
-    /// # Safety
-    /// The CPU has AVX-512F; `a` holds 8 rows of `k` (strides `rs`, `cs`), `b` `32k` and
-    /// `tile` 256 floats.
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn avx512_8x32(
-        k: usize,
-        a: *const f32,
-        rs: usize,
-        cs: usize,
-        b: *const f32,
-        tile: *mut f32,
-        accumulate: bool,
-    ) {
-        unsafe {
-            let mut acc = [[_mm512_setzero_ps(); 2]; 8];
-            if accumulate {
-                for (i, row) in acc.iter_mut().enumerate() {
-                    row[0] = _mm512_loadu_ps(tile.add(i * 32));
-                    row[1] = _mm512_loadu_ps(tile.add(i * 32 + 16));
-                }
-            }
-            for p in 0..k {
-                let b0 = _mm512_loadu_ps(b.add(p * 32));
-                let b1 = _mm512_loadu_ps(b.add(p * 32 + 16));
-                for (i, row) in acc.iter_mut().enumerate() {
-                    let ai = _mm512_set1_ps(*a.add(i * rs + p * cs));
-                    row[0] = _mm512_fmadd_ps(ai, b0, row[0]);
-                    row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
-                }
-            }
-            for (i, row) in acc.iter().enumerate() {
-                _mm512_storeu_ps(tile.add(i * 32), row[0]);
-                _mm512_storeu_ps(tile.add(i * 32 + 16), row[1]);
-            }
-        }
-    }
+    kernel!(
+        avx2_6x16,
+        "avx2,fma",
+        6,
+        8,
+        _mm256_setzero_ps,
+        _mm256_loadu_ps,
+        _mm256_storeu_ps,
+        _mm256_set1_ps,
+        _mm256_fmadd_ps
+    );
+    kernel!(
+        avx512_8x32,
+        "avx512f",
+        8,
+        16,
+        _mm512_setzero_ps,
+        _mm512_loadu_ps,
+        _mm512_storeu_ps,
+        _mm512_set1_ps,
+        _mm512_fmadd_ps
+    );
 }
 
 /// `A` (`m × k`) in panels of `mr` rows, each `k`-major, the last one padded with zeros.

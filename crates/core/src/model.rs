@@ -614,11 +614,21 @@ impl Model {
     /// Runs one batch. `input` holds `rows × sample elements` f32 values in row order; the
     /// result holds `rows × output elements`.
     pub fn run(&self, input: Vec<f32>, rows: usize) -> Result<Vec<f32>, String> {
+        self.run_with(rows, |x| {
+            let n = x.len().min(input.len());
+            x[..n].copy_from_slice(&input[..n]);
+        })
+    }
+
+    /// [`Model::run`] on a batch that `fill` writes in place: it gets the `rows × sample
+    /// elements` of the input tensor, zeroed.
+    pub fn run_with(&self, rows: usize, fill: impl FnOnce(&mut [f32])) -> Result<Vec<f32>, String> {
         let mut shape = Vec::with_capacity(1 + self.info.sample_shape.len());
         shape.push(rows);
         shape.extend_from_slice(&self.info.sample_shape);
         let outcome = determinism::guarded(|| -> TractResult<Vec<f32>> {
-            let tensor = tract_ndarray::ArrayD::from_shape_vec(shape, input)?.into_tensor();
+            let mut tensor = Tensor::zero::<f32>(&shape)?;
+            fill(tensor.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?);
             let mut outputs = self.plan.run(tvec!(tensor.into_tvalue()))?;
             let out = outputs.remove(0).into_tensor();
             let expected: Vec<usize> = std::iter::once(rows)
