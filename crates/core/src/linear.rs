@@ -1,15 +1,18 @@
 //! The dense layers and convolutions of a model, computed by [`crate::gemm`]: tract's
 //! matrix-product kernels differ per CPU (and are not all FMA-free), these give one result.
 //!
-//! [`replacement`] swaps, on the typed model:
+//! `replacement` swaps, on the typed model:
 //! - an `EinSum` `mk,nk->mn` or `mk,kn->mn` over float32 whose second operand is a constant
 //!   (ONNX `Gemm` and `MatMul` with weights), for [`DetMatMul`]: the weights are packed once;
 //! - a float32 2-D `Conv` (NCHW, OIHW, one group, any padding, strides and dilations) with
 //!   constant weights and bias, for [`DetConv`]: per sample, the padded input is unfolded
 //!   straight into packed panels (im2col), multiplied by the packed weights and the bias is
-//!   added, one addition per output.
+//!   added, one addition per output;
+//! - a float32 2-D `MaxPool` without indices, for [`DetMaxPool`].
 //!
-//! Anything else stays tract's.
+//! `fold_epilogues` then folds what directly follows a product into it when that computes
+//! the same operations in the same order: a dense layer's bias, a ReLU, a convolution's max
+//! pool. Anything else stays tract's.
 
 use crate::{
     binary::{self, DetBinary},

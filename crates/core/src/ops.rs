@@ -15,6 +15,9 @@
 //! - [`DetReduce`] accumulates every output's elements in row-major order, one addition
 //!   (or comparison) at a time.
 //!
+//! The same pass swaps the matrix products, convolutions, max pools and arithmetic with a
+//! constant for the operators of [`crate::linear`] and [`crate::binary`].
+//!
 //! Every node is rewritten, whatever its inputs: tract never sees one of its own kernels for
 //! these operators. (Constant sub-graphs through them are refused earlier, by the cost
 //! model, because tract would fold them while it types the model.)
