@@ -144,11 +144,9 @@ impl<'a> Dataset<'a> {
 
     /// Appends rows `start..end` of `x`, as `float32`, to `out`.
     pub fn extend_features(&self, start: usize, end: usize, out: &mut Vec<f32>) {
-        let n = self.sample_len();
-        match self.features {
-            Features::U8 => out.extend(self.x[start * n..end * n].iter().map(|&b| f32::from(b))),
-            Features::F32 => out.extend((start * n..end * n).map(|i| f32_at(self.x, i))),
-        }
+        let at = out.len();
+        out.resize(at + (end - start) * self.sample_len(), 0.0);
+        self.write_features(start, end, &mut out[at..]);
     }
 
     /// The features of rows `start..end` as f32 into `out`, which holds exactly them.

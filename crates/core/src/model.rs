@@ -614,10 +614,15 @@ impl Model {
     /// Runs one batch. `input` holds `rows × sample elements` f32 values in row order; the
     /// result holds `rows × output elements`.
     pub fn run(&self, input: Vec<f32>, rows: usize) -> Result<Vec<f32>, String> {
-        self.run_with(rows, |x| {
-            let n = x.len().min(input.len());
-            x[..n].copy_from_slice(&input[..n]);
-        })
+        let expected = rows * self.info.sample_shape.iter().product::<usize>();
+        if input.len() != expected {
+            return Err(format!(
+                "{} input values for {rows} rows of {:?}",
+                input.len(),
+                self.info.sample_shape
+            ));
+        }
+        self.run_with(rows, |x| x.copy_from_slice(&input))
     }
 
     /// [`Model::run`] on a batch that `fill` writes in place: it gets the `rows × sample
