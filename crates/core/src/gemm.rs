@@ -307,25 +307,9 @@ pub struct PackedA {
 impl PackedA {
     /// Packs the `m × k` matrix whose element `(i, p)` is `a[i * row_stride + p]`.
     pub fn new(kernel: Kernel, a: &[f32], m: usize, k: usize, row_stride: usize) -> Self {
-        let mut packed = Self {
-            m,
-            k,
-            mr: kernel.mr(),
-            data: Vec::new(),
-        };
-        packed.repack(a, m, k, row_stride);
-        packed
-    }
-
-    /// Packs another matrix into this one's buffer (no allocation when it fits).
-    pub fn repack(&mut self, a: &[f32], m: usize, k: usize, row_stride: usize) {
-        let mr = self.mr;
-        let panels = m.div_ceil(mr);
-        self.m = m;
-        self.k = k;
-        self.data.clear();
-        self.data.resize(panels * k * mr, 0.0);
-        for (panel, dst) in self.data.chunks_exact_mut(k * mr).enumerate() {
+        let mr = kernel.mr();
+        let mut data = vec![0.0; m.div_ceil(mr) * k * mr];
+        for (panel, dst) in data.chunks_exact_mut(k * mr).enumerate() {
             for i in 0..mr.min(m - panel * mr) {
                 let row = &a[(panel * mr + i) * row_stride..][..k];
                 for (p, &x) in row.iter().enumerate() {
@@ -333,6 +317,7 @@ impl PackedA {
                 }
             }
         }
+        Self { m, k, mr, data }
     }
 }
 
@@ -370,21 +355,20 @@ impl PackedB {
 
     /// Packs the `k × n` matrix whose element `(p, j)` is `at(p, j)`.
     pub fn with(kernel: Kernel, k: usize, n: usize, at: impl Fn(usize, usize) -> f32) -> Self {
-        let nr = kernel.nr();
-        let mut data = vec![0.0; n.div_ceil(nr) * k * nr];
-        for (panel, dst) in data.chunks_exact_mut(k * nr).enumerate() {
+        let mut packed = Self::zeros(kernel, k, n);
+        let nr = packed.nr;
+        for (panel, dst) in packed.data.chunks_exact_mut(k * nr).enumerate() {
             for j in 0..nr.min(n - panel * nr) {
                 for p in 0..k {
                     dst[p * nr + j] = at(p, panel * nr + j);
                 }
             }
         }
-        Self { k, n, nr, data }
+        packed
     }
 
     /// Refills the panels with the columns of an image's windows (im2col): element `(p, j)`
-    /// is `image[start_j + taps[p]]`, where the windows' starts are given as runs of
-    /// [`Windows`]. Columns past the last window (the last panel's padding) keep what they
+    /// is `image[start_j + taps[p]]`, the windows' starts given by [`Windows`]. Columns past the last window (the last panel's padding) keep what they
     /// held: they only reach outputs that are never written.
     pub fn unfold(&mut self, image: &[f32], windows: &Windows, taps: &[usize]) {
         let (k, nr) = (self.k, self.nr);
@@ -392,43 +376,45 @@ impl PackedB {
         if k == 0 || self.n == 0 {
             return;
         }
-        if nr == 4 {
-            // The scalar kernel's panels: a gather per element, the panel's four window
-            // starts in registers, beats copying runs of at most four. Every index is a
-            // start plus a tap, and the largest of each fit in `image`.
-            let reach = windows.starts.iter().max().copied().unwrap_or(0)
-                + taps.iter().max().copied().unwrap_or(0);
-            assert!(reach < image.len(), "a window reaches past the image");
-            let (panels, _) = self.data.as_chunks_mut::<4>();
-            let (starts, _) = windows.starts.as_chunks::<4>();
-            for (dst, &[s0, s1, s2, s3]) in panels.chunks_exact_mut(k).zip(starts) {
-                for (d, &tap) in dst.iter_mut().zip(taps) {
-                    // SAFETY: start + tap ≤ reach < image.len(), asserted above.
-                    unsafe {
-                        *d = [
-                            *image.get_unchecked(s0 + tap),
-                            *image.get_unchecked(s1 + tap),
-                            *image.get_unchecked(s2 + tap),
-                            *image.get_unchecked(s3 + tap),
-                        ];
+        match &windows.starts {
+            Starts::Each(starts) => {
+                // The scalar kernel's panels: a gather per element, the panel's four window
+                // starts in registers, beats copying runs of at most four. Every index is a
+                // start plus a tap, and the largest of each fit in `image`.
+                let reach = starts.iter().max().copied().unwrap_or(0)
+                    + taps.iter().max().copied().unwrap_or(0);
+                assert!(reach < image.len(), "a window reaches past the image");
+                let (panels, _) = self.data.as_chunks_mut::<4>();
+                let (starts, _) = starts.as_chunks::<4>();
+                for (dst, &[s0, s1, s2, s3]) in panels.chunks_exact_mut(k).zip(starts) {
+                    for (d, &tap) in dst.iter_mut().zip(taps) {
+                        // SAFETY: start + tap ≤ reach < image.len(), asserted above.
+                        unsafe {
+                            *d = [
+                                *image.get_unchecked(s0 + tap),
+                                *image.get_unchecked(s1 + tap),
+                                *image.get_unchecked(s2 + tap),
+                                *image.get_unchecked(s3 + tap),
+                            ];
+                        }
                     }
                 }
             }
-            return;
-        }
-        let stride = windows.stride;
-        for (dst, runs) in self.data.chunks_exact_mut(k * nr).zip(&windows.runs) {
-            for (row, &tap) in dst.chunks_exact_mut(nr).zip(taps) {
-                for &(j, start, len) in runs {
-                    let src = &image[start + tap..];
-                    let dst = &mut row[j..j + len];
-                    if stride == 1 {
-                        for (d, &s) in dst.iter_mut().zip(src) {
-                            *d = s;
-                        }
-                    } else {
-                        for (d, &s) in dst.iter_mut().zip(src.iter().step_by(stride)) {
-                            *d = s;
+            Starts::Runs { stride, panels } => {
+                for (dst, runs) in self.data.chunks_exact_mut(k * nr).zip(panels) {
+                    for (row, &tap) in dst.chunks_exact_mut(nr).zip(taps) {
+                        for &(j, start, len) in runs {
+                            let src = &image[start + tap..];
+                            let dst = &mut row[j..j + len];
+                            if *stride == 1 {
+                                for (d, &s) in dst.iter_mut().zip(src) {
+                                    *d = s;
+                                }
+                            } else {
+                                for (d, &s) in dst.iter_mut().zip(src.iter().step_by(*stride)) {
+                                    *d = s;
+                                }
+                            }
                         }
                     }
                 }
@@ -447,17 +433,27 @@ impl PackedB {
     }
 }
 
-/// Where a convolution's windows start in its (padded) image, grouped per panel of
-/// [`Kernel::nr`] columns into runs of windows on one output row: `(column in the panel,
-/// first window's start, windows)`, consecutive windows `stride` elements apart.
+/// Where a convolution's windows start in its (padded) image, for the panels of one kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Windows {
     count: usize,
     nr: usize,
-    stride: usize,
-    runs: Vec<Vec<(usize, usize, usize)>>,
-    /// Every window's start, panel by panel (the last panel's padding starts at 0).
-    starts: Vec<usize>,
+    starts: Starts,
+}
+
+/// Window starts, as the kernel's panels are filled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Starts {
+    /// Every window's start, panel by panel (the last panel's padding starts at 0): the
+    /// scalar kernel's 4-wide panels, filled by a gather per element.
+    Each(Vec<usize>),
+    /// Per panel, runs of windows on one output row: `(column in the panel, first window's
+    /// start, windows)`, consecutive windows `stride` elements apart; wide panels, filled
+    /// run by run.
+    Runs {
+        stride: usize,
+        panels: Vec<Vec<(usize, usize, usize)>>,
+    },
 }
 
 impl Windows {
@@ -473,27 +469,29 @@ impl Windows {
         let count = rows * cols;
         let start =
             |pixel: usize| (pixel / cols) * strides[0] * width + (pixel % cols) * strides[1];
-        let mut runs = vec![Vec::new(); count.div_ceil(nr)];
-        for (panel, panel_runs) in runs.iter_mut().enumerate() {
-            let mut j = 0;
-            while j < nr && panel * nr + j < count {
-                let pixel = panel * nr + j;
-                let len = (cols - pixel % cols).min(nr - j).min(count - pixel);
-                panel_runs.push((j, start(pixel), len));
-                j += len;
+        let starts = if nr == 4 {
+            let mut each = vec![0; count.div_ceil(nr) * nr];
+            for (pixel, s) in each.iter_mut().enumerate().take(count) {
+                *s = start(pixel);
             }
-        }
-        let mut starts = vec![0; count.div_ceil(nr) * nr];
-        for (pixel, s) in starts.iter_mut().enumerate().take(count) {
-            *s = start(pixel);
-        }
-        Self {
-            count,
-            nr,
-            stride: strides[1],
-            runs,
-            starts,
-        }
+            Starts::Each(each)
+        } else {
+            let mut panels = vec![Vec::new(); count.div_ceil(nr)];
+            for (panel, runs) in panels.iter_mut().enumerate() {
+                let mut j = 0;
+                while j < nr && panel * nr + j < count {
+                    let pixel = panel * nr + j;
+                    let len = (cols - pixel % cols).min(nr - j).min(count - pixel);
+                    runs.push((j, start(pixel), len));
+                    j += len;
+                }
+            }
+            Starts::Runs {
+                stride: strides[1],
+                panels,
+            }
+        };
+        Self { count, nr, starts }
     }
 }
 

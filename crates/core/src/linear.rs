@@ -77,19 +77,18 @@ pub(crate) fn replacement(
     model: &TypedModel,
     node: &TypedNode,
 ) -> TractResult<Option<Replacement>> {
-    if let Some(einsum) = node.op_as::<EinSum>() {
-        return Ok(matmul(model, node, einsum)?
-            .map(|op| (Box::new(op) as Box<dyn TypedOp>, tvec!(node.inputs[0]))));
-    }
-    if let Some(pool) = node.op_as::<cnn::MaxPool>() {
-        return Ok(max_pool(model, node, pool)?
-            .map(|op| (Box::new(op) as Box<dyn TypedOp>, tvec!(node.inputs[0]))));
-    }
-    if let Some(conv) = node.op_as::<cnn::Conv>() {
-        return Ok(convolution(model, node, conv)?
-            .map(|op| (Box::new(op) as Box<dyn TypedOp>, tvec!(node.inputs[0]))));
-    }
-    Ok(None)
+    // Each keeps the node's first input, the data; the rest were constants.
+    let on_data = |op: Box<dyn TypedOp>| (op, tvec!(node.inputs[0]));
+    let op: Option<Box<dyn TypedOp>> = if let Some(einsum) = node.op_as::<EinSum>() {
+        matmul(model, node, einsum)?.map(|op| Box::new(op) as _)
+    } else if let Some(pool) = node.op_as::<cnn::MaxPool>() {
+        max_pool(model, node, pool)?.map(|op| Box::new(op) as _)
+    } else if let Some(conv) = node.op_as::<cnn::Conv>() {
+        convolution(model, node, conv)?.map(|op| Box::new(op) as _)
+    } else {
+        None
+    };
+    Ok(op.map(on_data))
 }
 
 /// How the second operand of a two-dimensional `EinSum` is laid out, if it is one.
@@ -274,8 +273,8 @@ fn convolution(
     }))
 }
 
-/// The geometry of a float32 NCHW 2-D window operator over `input`, with `c_out` output
-/// channels (a pooling's: its input channels).
+/// The geometry of a float32 NCHW 2-D window operator (a convolution or a pool) over
+/// `input`, if it is one with fixed channels and size.
 fn window_geometry(input: &TypedFact, spec: &cnn::PoolSpec) -> Option<Geometry> {
     if spec.data_format != DataFormat::NCHW
         || spec.kernel_shape.len() != 2
@@ -333,20 +332,11 @@ pub struct DetMaxPool {
 impl DetMaxPool {
     fn apply(&self, x: &[f32], out: &mut [f32]) {
         let g = &self.geometry;
-        let unpadded = g.pad == [0, 0] && g.padded() == (g.h, g.w);
-        let (hp, wp) = if unpadded { (g.h, g.w) } else { g.padded() };
-        let mut padded = vec![f32::NEG_INFINITY; if unpadded { 0 } else { hp * wp }];
+        let (_, wp) = g.image_size();
+        let mut padded = g.image_buffer(1, f32::NEG_INFINITY);
         let pixels = g.out[0] * g.out[1];
         for (plane, ys) in x.chunks_exact(g.h * g.w).zip(out.chunks_exact_mut(pixels)) {
-            let image: &[f32] = if unpadded {
-                plane
-            } else {
-                for (y, row) in plane.chunks_exact(g.w).enumerate() {
-                    let at = (y + g.pad[0]) * wp + g.pad[1];
-                    padded[at..at + g.w].copy_from_slice(row);
-                }
-                &padded
-            };
+            let image = g.image(plane, &mut padded);
             ys.fill(f32::NEG_INFINITY);
             // Taps in row-major order, each over a whole output row.
             for (oy, out_row) in ys.chunks_exact_mut(g.out[1]).enumerate() {
@@ -448,6 +438,50 @@ impl Geometry {
         ]))
     }
 
+    /// Whether the windows read the input as it is: no padding, and none reaches past it.
+    fn unpadded(&self) -> bool {
+        self.pad == [0, 0] && self.padded() == (self.h, self.w)
+    }
+
+    /// Rows and columns of the image the windows read: the input's, or the padded input's.
+    fn image_size(&self) -> (usize, usize) {
+        if self.unpadded() {
+            (self.h, self.w)
+        } else {
+            self.padded()
+        }
+    }
+
+    /// A buffer for the padded image of `channels` planes, its padding `value` (empty when
+    /// the windows read the input in place).
+    fn image_buffer(&self, channels: usize, value: f32) -> Vec<f32> {
+        let (hp, wp) = self.padded();
+        vec![
+            value;
+            if self.unpadded() {
+                0
+            } else {
+                channels * hp * wp
+            }
+        ]
+    }
+
+    /// Whole `h × w` planes as the windows read them: in place, or copied into `buffer`
+    /// (from [`Geometry::image_buffer`]), whose padding is never written.
+    fn image<'a>(&self, planes: &'a [f32], buffer: &'a mut [f32]) -> &'a [f32] {
+        if self.unpadded() {
+            return planes;
+        }
+        let (hp, wp) = self.padded();
+        for (ci, plane) in planes.chunks_exact(self.h * self.w).enumerate() {
+            for (y, row) in plane.chunks_exact(self.w).enumerate() {
+                let at = ci * hp * wp + (y + self.pad[0]) * wp + self.pad[1];
+                buffer[at..at + self.w].copy_from_slice(row);
+            }
+        }
+        buffer
+    }
+
     /// Rows and columns of the zero-padded input, large enough for every window.
     fn padded(&self) -> (usize, usize) {
         let extent = |axis: usize, size: usize, kernel: usize| {
@@ -503,8 +537,7 @@ impl DetConv {
     /// Convolves `batch` samples of `x` (NCHW) into `out` (NCHW).
     fn apply(&self, x: &[f32], batch: usize, out: &mut [f32]) {
         let g = &self.geometry;
-        let unpadded = g.pad == [0, 0] && g.padded() == (g.h, g.w);
-        let (hp, wp) = if unpadded { (g.h, g.w) } else { g.padded() };
+        let (hp, wp) = g.image_size();
         let pixels = g.out[0] * g.out[1];
         let k = g.c * g.kh * g.kw;
         // Where each window starts in the padded input, and where each of its `k` taps is
@@ -518,7 +551,7 @@ impl DetConv {
                 })
             })
             .collect();
-        let mut padded = vec![0f32; if unpadded { 0 } else { g.c * hp * wp }];
+        let mut padded = g.image_buffer(g.c, 0.0);
         let mut cols = PackedB::zeros(self.kernel, k, pixels);
         // The convolution of one sample, when a pool follows.
         let mut full = vec![
@@ -536,18 +569,7 @@ impl DetConv {
             .zip(out.chunks_exact_mut(self.c_out * oh * ow))
             .take(batch)
         {
-            let image: &[f32] = if unpadded {
-                xs
-            } else {
-                for (ci, plane) in xs.chunks_exact(g.h * g.w).enumerate() {
-                    for (y, row) in plane.chunks_exact(g.w).enumerate() {
-                        let at = ci * hp * wp + (y + g.pad[0]) * wp + g.pad[1];
-                        padded[at..at + g.w].copy_from_slice(row);
-                    }
-                }
-                &padded
-            };
-            cols.unfold(image, &windows, &taps);
+            cols.unfold(g.image(xs, &mut padded), &windows, &taps);
             let conv: &mut [f32] = if self.pool.is_some() { &mut full } else { ys };
             gemm::gemm(self.kernel, Lhs::Packed(&self.weights), &cols, conv, pixels);
             for (plane, &b) in conv.chunks_exact_mut(pixels).zip(self.bias.iter()) {
